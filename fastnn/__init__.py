@@ -1,7 +1,12 @@
 """fastnn: fast neural-network training on the CPU.
 
 Compiled kernels (our own SGEMM, activations, losses, optimizer updates) with OpenMP and run-time SIMD
-dispatch, under a small PyTorch/Keras-like Python API.
+dispatch, under a small PyTorch/Keras-like Python API:
+
+    import fastnn as fnn
+    model = fnn.Sequential([fnn.Linear(784, 256, activation="relu"), fnn.Linear(256, 10)], seed=0)
+    model.compile(loss="cross_entropy", optimizer=fnn.optim.SGD(lr=0.1, momentum=0.9, nesterov=True))
+    history = model.fit(X, y, epochs=10, batch_size=64, validation_data=(X_test, y_test))
 """
 __version__ = "0.1.0"
 
@@ -10,7 +15,15 @@ from . import _config as _cfg  # noqa: E402
 
 _cfg._init_from_env()
 
-from . import ops  # noqa: E402,F401
+from . import ops, init, losses, optim  # noqa: E402,F401
+from .layers import Layer, Linear, Dense  # noqa: E402
+from .activations import (Activation, Identity, Sigmoid, Tanh, ReLU, LeakyReLU, PReLU, RReLU, ELU,  # noqa: E402
+                          SELU, Softplus, Softsign, Softmax)
+from .losses import MSELoss, L1Loss, HuberLoss, BCEWithLogitsLoss, CrossEntropyLoss  # noqa: E402
+from .model import Sequential, History  # noqa: E402
 
 __all__ = ["__version__", "show_config", "config", "set_num_threads", "get_num_threads", "set_isa", "get_isa",
-           "ops"]
+           "ops", "init", "losses", "optim", "datasets", "Layer", "Linear", "Dense", "Activation", "Identity",
+           "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "PReLU", "RReLU", "ELU", "SELU", "Softplus", "Softsign",
+           "Softmax", "MSELoss", "L1Loss", "HuberLoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "Sequential",
+           "History"]

@@ -1,0 +1,47 @@
+# Mirrors src_c/fnn_engine.h
+from libc.stdint cimport int32_t, int64_t, uint64_t
+from fnn_act cimport fnn_act_desc
+from fnn_optim cimport fnn_optim_desc
+
+cdef extern from "fnn_engine.h" nogil:
+    enum:
+        FNN_LAYER_LINEAR
+        FNN_LAYER_ACT
+        FNN_LAYER_COUNT
+    ctypedef struct fnn_layer_desc:
+        int kind
+        Py_ssize_t in_dim
+        Py_ssize_t out_dim
+        Py_ssize_t w_off
+        Py_ssize_t b_off
+        Py_ssize_t slope_off
+        fnn_act_desc act
+    ctypedef struct fnn_plan:
+        int n_layers
+        const fnn_layer_desc *layers
+        Py_ssize_t in_dim
+        Py_ssize_t out_dim
+        float *params
+        float *grads
+        Py_ssize_t n_params
+        int loss_kind
+        float loss_delta
+        uint64_t seed
+    ctypedef struct fnn_train_stats:
+        double loss_sum
+        int64_t correct
+        int64_t seen
+        int64_t bad_batch
+    int fnn_plan_check(const fnn_plan *plan)
+    void fnn_shuffle(int64_t *order, Py_ssize_t n, uint64_t seed, uint64_t epoch)
+    int fnn_plan_train(fnn_train_stats *stats, float *opt_state, int64_t *step, const fnn_plan *plan,
+                       const fnn_optim_desc *opt, const float *x, const float *target, const int32_t *labels,
+                       const int64_t *order, Py_ssize_t n, Py_ssize_t batch, Py_ssize_t batch_lo,
+                       Py_ssize_t batch_hi, int n_threads)
+    int fnn_plan_forward(float *out, const fnn_plan *plan, const float *x, Py_ssize_t n, Py_ssize_t batch,
+                         int n_threads)
+    int fnn_plan_evaluate(double *loss_sum, int64_t *correct, const fnn_plan *plan, const float *x,
+                          const float *target, const int32_t *labels, Py_ssize_t n, Py_ssize_t batch,
+                          int n_threads)
+    int fnn_plan_loss_grad(double *loss, const fnn_plan *plan, const float *x, const float *target,
+                           const int32_t *labels, Py_ssize_t n, int training, int64_t step, int n_threads)

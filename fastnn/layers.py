@@ -1,0 +1,182 @@
+"""Layers.  A layer declares its parameters and how it appears in the compiled plan; the model owns the flat
+buffers, and a layer's ``weight``/``bias`` are numpy views into them.  A layer can also run on its own from
+Python (``forward``/``backward``) for custom loops and tests, on the same C kernels."""
+import numpy as np
+
+from . import ops
+
+__all__ = ["Layer", "Linear", "Dense"]
+
+
+class Layer:
+    """Base class.  Subclasses set ``self._params`` (name -> shape) and implement ``plan_spec``."""
+
+    trainable = True
+
+    def __init__(self):
+        self._params = {}      # name -> shape, in buffer order
+        self._values = {}      # name -> view into the model's parameter buffer
+        self._grads = {}       # name -> view into the model's gradient buffer
+        self.in_dim = None
+        self.out_dim = None
+
+    # -- shapes ------------------------------------------------------------------------------------------
+    def build(self, in_dim):
+        """Fix the input width; returns the output width."""
+        self.in_dim = in_dim
+        self.out_dim = in_dim
+        return self.out_dim
+
+    def param_shapes(self):
+        return dict(self._params)
+
+    def n_params(self):
+        return sum(int(np.prod(s)) for s in self._params.values())
+
+    def flops(self, batch=1):
+        """Forward floating-point operations for `batch` rows (multiply-add = 2)."""
+        return 0
+
+    # -- parameters ----------------------------------------------------------------------------------------
+    def _attach(self, values, grads):
+        self._values = values
+        self._grads = grads
+        for name, v in values.items():
+            setattr(self, name, v)
+
+    def reset_parameters(self, rng):
+        """Fill this layer's parameters from the generator `rng`."""
+
+    def parameters(self):
+        return list(self._values.values())
+
+    def gradients(self):
+        return list(self._grads.values())
+
+    def _standalone(self):
+        """Give a layer used outside a model its own buffers."""
+        if self.in_dim is None:
+            raise ValueError(f"{self!r} has no input width yet: use it inside a model or call build(in_dim)")
+        if self._params and not self._values:
+            values = {k: np.zeros(s, dtype=np.float32) for k, s in self._params.items()}
+            grads = {k: np.zeros(s, dtype=np.float32) for k, s in self._params.items()}
+            self._attach(values, grads)
+            self.reset_parameters(np.random.default_rng(0))
+
+    def plan_spec(self, offsets):
+        """The layer's descriptor(s) for the C plan; `offsets` maps parameter name -> buffer offset."""
+        raise NotImplementedError
+
+    def config(self):
+        """Constructor arguments, for the JSON architecture."""
+        return {}
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
+        return f"{type(self).__name__}({args})"
+
+
+def _check_dim(name, v):
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+        raise ValueError(f"{name} must be a positive int, got {v!r}")
+    return int(v)
+
+
+class Linear(Layer):
+    """Fully connected layer: ``y = x @ weight.T + bias``.
+
+    weight (out_features, in_features), bias (out_features,).  Default initialisation as PyTorch:
+    weight and bias ~ U(-1/sqrt(in_features), 1/sqrt(in_features)).  ``init`` names another initialiser of
+    ``fastnn.init`` for the weight (e.g. "he_normal", "xavier_uniform", "orthogonal") or "auto" for the one
+    suited to ``activation`` (He for the ReLU family, Xavier for tanh/sigmoid, LeCun for SELU); biases are
+    then zero.  ``activation`` (a name or an activation layer) appends that activation: the shortcut for
+    ``Linear(...), ReLU()``.
+    """
+
+    def __init__(self, in_features, out_features, bias=True, activation=None, init=None):
+        super().__init__()
+        self.in_features = _check_dim("in_features", in_features)
+        self.out_features = _check_dim("out_features", out_features)
+        self.use_bias = bool(bias)
+        self.activation = activation
+        self.init = init
+        self._params = {"weight": (self.out_features, self.in_features)}
+        if self.use_bias:
+            self._params["bias"] = (self.out_features,)
+        self.in_dim, self.out_dim = self.in_features, self.out_features
+        self._x = None
+        self._act_hint = None  # the activation that follows in a model, for init="auto"
+
+    def build(self, in_dim):
+        if in_dim != self.in_features:
+            raise ValueError(f"Linear({self.in_features}, {self.out_features}) receives {in_dim} features, "
+                             f"expected in_features={self.in_features}")
+        return self.out_features
+
+    def flops(self, batch=1):
+        return 2 * batch * self.in_features * self.out_features + (batch * self.out_features if self.use_bias
+                                                                   else 0)
+
+    def reset_parameters(self, rng):
+        from . import init as _init
+
+        shape = (self.out_features, self.in_features)
+        if self.init is None:
+            self.weight[...] = _init.pytorch_linear_default(shape, rng)
+            if self.use_bias:
+                self.bias[...] = _init.pytorch_bias_default(shape, rng)
+            return
+        if self.init == "auto":
+            act = self.activation if self.activation is not None else self._act_hint
+            act_name = act if isinstance(act, str) else getattr(act, "name", None)
+            name, options = _init.default_for_activation(act_name or "identity")
+        else:
+            name, options = self.init, {}
+        self.weight[...] = _init.initialize(name, shape, rng, **options)
+        if self.use_bias:
+            self.bias[...] = 0.0
+
+    def plan_spec(self, offsets):
+        return [{"kind": "linear", "in_dim": self.in_features, "out_dim": self.out_features,
+                 "w_off": offsets["weight"], "b_off": offsets.get("bias", -1)}]
+
+    def forward(self, x):
+        """y (N, out) = x (N, in) @ weight.T + bias; keeps x for ``backward``."""
+        self._standalone()
+        x = _as_batch(x, self.in_features, "x")
+        y = ops.gemm(x, self.weight, trans_b=True)
+        if self.use_bias:
+            y += self.bias
+        self._x = x
+        return y
+
+    def backward(self, dy):
+        """Given dLoss/dy (N, out): writes weight/bias gradients (``gradients()``), returns dLoss/dx (N, in)."""
+        if self._x is None:
+            raise RuntimeError("Linear.backward called before forward")
+        dy = _as_batch(dy, self.out_features, "dy")
+        if dy.shape[0] != self._x.shape[0]:
+            raise ValueError(f"dy has {dy.shape[0]} rows but the forward input had {self._x.shape[0]}")
+        ops.gemm(dy, self._x, c=self._grads["weight"], trans_a=True)
+        if self.use_bias:
+            self._grads["bias"][...] = dy.sum(axis=0, dtype=np.float64)
+        return ops.gemm(dy, self.weight)
+
+    def config(self):
+        c = {"in_features": self.in_features, "out_features": self.out_features, "bias": self.use_bias}
+        if self.init is not None:
+            c["init"] = self.init
+        return c
+
+
+Dense = Linear
+
+
+def _as_batch(x, width, name):
+    x = np.asarray(x)
+    if x.ndim != 2 or x.shape[1] != width:
+        raise ValueError(f"{name} must have shape (N, {width}), got {x.shape}")
+    if not np.issubdtype(x.dtype, np.floating) and not np.issubdtype(x.dtype, np.integer):
+        raise TypeError(f"{name} must be a real numeric array, got dtype {x.dtype}")
+    return np.ascontiguousarray(x, dtype=np.float32)
+

@@ -1,0 +1,355 @@
+"""Sequential models: flat parameter buffers, a compiled C plan, and fit / evaluate / predict."""
+import sys
+import time
+
+import numpy as np
+
+from . import activations as _acts
+from . import losses as _losses
+from . import optim as _optim
+from ._config import get_num_threads
+from ._ext import _core
+from .layers import Layer, Linear
+
+__all__ = ["Sequential", "History"]
+
+
+class History:
+    """What ``fit`` returns: ``history`` maps each logged quantity to its per-epoch values (Keras-style)."""
+
+    def __init__(self):
+        self.epoch = []
+        self.history = {}
+
+    def append(self, epoch, logs):
+        self.epoch.append(epoch)
+        for k, v in logs.items():
+            self.history.setdefault(k, []).append(v)
+
+    def __repr__(self):
+        return f"History(epochs={len(self.epoch)}, keys={sorted(self.history)})"
+
+
+def _as_inputs(X, in_dim, name="X"):
+    """X as a C-contiguous float32 (N, in_dim) array with finite values (converted once, on entry)."""
+    if not isinstance(X, np.ndarray):
+        X = np.asarray(X)
+    if X.dtype == object or not (np.issubdtype(X.dtype, np.floating) or np.issubdtype(X.dtype, np.integer)
+                                 or X.dtype == np.bool_):
+        raise TypeError(f"{name} must be a real numeric array, got dtype {X.dtype}")
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (samples, features), got shape {X.shape}")
+    if X.shape[1] != in_dim:
+        raise ValueError(f"{name} has {X.shape[1]} features per sample, the model expects {in_dim} "
+                         f"(shape {X.shape})")
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    if not np.isfinite(X).all():
+        bad = np.argwhere(~np.isfinite(X))[0]
+        raise ValueError(f"{name} contains NaN or Inf (first at row {bad[0]}, column {bad[1]})")
+    return X
+
+
+class Sequential:
+    """A chain of layers trained as one compiled C plan.
+
+    ``Sequential([Linear(784, 256, activation="relu"), Linear(256, 10)], seed=0)``.  The model owns one
+    flat float32 buffer of parameters (``model.params``) and one of gradients (``model.grads``); each
+    layer's ``weight``/``bias`` are views into them.  ``seed`` drives initialisation, the epoch shuffles and
+    the stochastic layers, so the same seed gives bitwise-identical training whatever the thread count.
+    """
+
+    def __init__(self, layers, seed=0):
+        if isinstance(layers, Layer):
+            layers = [layers]
+        layers = list(layers)
+        if not layers:
+            raise ValueError("Sequential needs at least one layer")
+        expanded = []
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(f"layer {i} is {layer!r}, not a fastnn Layer")
+            expanded.append(layer)
+            if isinstance(layer, Linear) and layer.activation is not None:
+                expanded.append(_acts.get(layer.activation))
+        if len(set(map(id, expanded))) != len(expanded):
+            raise ValueError("the same layer object appears twice in the model; create one per position")
+        for layer, nxt in zip(expanded, expanded[1:]):
+            if isinstance(layer, Linear) and isinstance(nxt, _acts.Activation):
+                layer._act_hint = nxt.name
+        first = expanded[0]
+        if first.in_dim is None:
+            raise ValueError(f"the first layer ({first!r}) must know its input width (start with a Linear)")
+        self.layers = expanded
+        self.seed = int(seed)
+        self.in_dim = first.in_dim
+        width = self.in_dim
+        for layer in expanded:
+            width = layer.build(width)
+        self.out_dim = width
+        self._alloc()
+        self.reset_parameters(self.seed)
+        self.loss = None
+        self.optimizer = None
+        self._plan = None
+        self.epochs_trained = 0
+
+    # -- parameters ----------------------------------------------------------------------------------------
+    def _alloc(self):
+        offsets, n = [], 0
+        for layer in self.layers:
+            off = {}
+            for name, shape in layer.param_shapes().items():
+                off[name] = n
+                n += int(np.prod(shape))
+            offsets.append(off)
+        self.params = np.zeros(n, dtype=np.float32)
+        self.grads = np.zeros(n, dtype=np.float32)
+        for layer, off in zip(self.layers, offsets):
+            vals, grads = {}, {}
+            for name, shape in layer.param_shapes().items():
+                size = int(np.prod(shape))
+                vals[name] = self.params[off[name]:off[name] + size].reshape(shape)
+                grads[name] = self.grads[off[name]:off[name] + size].reshape(shape)
+            layer._attach(vals, grads)
+        self._offsets = offsets
+
+    def reset_parameters(self, seed=None):
+        """Re-initialise every layer from ``seed`` (default: the model's seed)."""
+        rng = np.random.default_rng(self.seed if seed is None else seed)
+        for layer in self.layers:
+            layer.reset_parameters(rng)
+
+    def parameters(self):
+        """The parameter arrays (views into ``model.params``), in layer order."""
+        return [p for layer in self.layers for p in layer.parameters()]
+
+    def n_params(self):
+        return int(self.params.shape[0])
+
+    def state_dict(self):
+        """``{"<layer index>.<name>": array copy}`` as PyTorch's Sequential names them."""
+        return {f"{i}.{name}": v.copy() for i, layer in enumerate(self.layers) for name, v in layer._values.items()}
+
+    def load_state_dict(self, state):
+        """Copy arrays from ``state`` (as ``state_dict`` returns) into the parameters; every key and shape is
+        checked before anything is written."""
+        want = {f"{i}.{name}": v for i, layer in enumerate(self.layers) for name, v in layer._values.items()}
+        missing = sorted(set(want) - set(state))
+        extra = sorted(set(state) - set(want))
+        if missing or extra:
+            raise ValueError(f"load_state_dict: missing keys {missing}, unexpected keys {extra}")
+        for k, v in want.items():
+            a = np.asarray(state[k])
+            if a.shape != v.shape:
+                raise ValueError(f"load_state_dict: {k} has shape {a.shape}, the model's is {v.shape}")
+            if not np.isfinite(a).all():
+                raise ValueError(f"load_state_dict: {k} contains NaN or Inf")
+        for k, v in want.items():
+            v[...] = np.asarray(state[k], dtype=np.float32)
+
+    # -- compile -------------------------------------------------------------------------------------------
+    def _plan_specs(self):
+        specs = []
+        for layer, off in zip(self.layers, self._offsets):
+            specs.extend(layer.plan_spec(off))
+        return specs
+
+    def compile(self, loss="cross_entropy", optimizer="sgd"):
+        """Choose the loss (a name or ``fastnn.losses.Loss``) and the optimizer (a name or
+        ``fastnn.optim.Optimizer``), and compile the C plan."""
+        self.loss = _losses.get(loss)
+        self.optimizer = _optim.get(optimizer)
+        self.optimizer.bind(self.n_params())
+        self._plan = _core.Plan(self._plan_specs(), self.in_dim, self.params, self.grads, self.loss.name,
+                                self.loss.delta, self.seed)
+        return self
+
+    def _eval_plan(self):
+        if self._plan is not None:
+            return self._plan
+        return _core.Plan(self._plan_specs(), self.in_dim, self.params, self.grads, "mse", 1.0, self.seed)
+
+    def _require_compiled(self, what):
+        if self._plan is None:
+            raise RuntimeError(f"{what}: call model.compile(loss=..., optimizer=...) first")
+
+    # -- targets -------------------------------------------------------------------------------------------
+    def _targets(self, y, n, name="y"):
+        """(float targets (N, out) or None, int32 labels (N,) or None) for the loss."""
+        y = np.asarray(y)
+        if y.shape[:1] != (n,):
+            raise ValueError(f"{name} has {y.shape[0] if y.ndim else 0} samples but X has {n} (shape {y.shape})")
+        if isinstance(self.loss, _losses.CrossEntropyLoss) and y.ndim == 1:
+            if not np.issubdtype(y.dtype, np.integer):
+                if np.issubdtype(y.dtype, np.floating) and np.all(np.mod(y, 1) == 0):
+                    y = y.astype(np.int64)
+                else:
+                    raise TypeError(f"{name}: class labels must be integers, got dtype {y.dtype}")
+            if n and (y.min() < 0 or y.max() >= self.out_dim):
+                bad = y[(y < 0) | (y >= self.out_dim)][0]
+                raise ValueError(f"{name}: label {bad} is out of range for {self.out_dim} classes "
+                                 f"(valid 0..{self.out_dim - 1})")
+            return None, np.ascontiguousarray(y, dtype=np.int32)
+        if y.ndim == 1 and self.out_dim == 1:
+            y = y.reshape(n, 1)
+        if y.ndim != 2 or y.shape[1] != self.out_dim:
+            raise ValueError(f"{name} must have shape ({n}, {self.out_dim})"
+                             + (" or integer labels (N,)" if isinstance(self.loss, _losses.CrossEntropyLoss)
+                                else "") + f", got {y.shape}")
+        if not (np.issubdtype(y.dtype, np.floating) or np.issubdtype(y.dtype, np.integer)
+                or y.dtype == np.bool_):
+            raise TypeError(f"{name} must be numeric, got dtype {y.dtype}")
+        y = np.ascontiguousarray(y, dtype=np.float32)
+        if not np.isfinite(y).all():
+            raise ValueError(f"{name} contains NaN or Inf")
+        return y, None
+
+    def _accuracy(self, correct, n):
+        if isinstance(self.loss, _losses.CrossEntropyLoss):
+            return correct / n
+        if isinstance(self.loss, _losses.BCEWithLogitsLoss):
+            return correct / (n * self.out_dim)
+        return None
+
+    # -- training ------------------------------------------------------------------------------------------
+    def fit(self, X, y, epochs=1, batch_size=32, validation_data=None, shuffle=True, verbose=1, file=None):
+        """Train for ``epochs`` passes over (X, y) in mini-batches of ``batch_size`` (the last one may be
+        smaller); each epoch runs in C with the GIL released.
+
+        X (N, in) float (other numeric dtypes are converted to float32 once); y: integer labels (N,) or
+        target rows (N, out) for cross-entropy, targets (N, out) (or (N,) when out = 1) otherwise.
+        ``shuffle``: reshuffle every epoch from the model seed.  ``verbose``: 0 silent, 1 or 2 one line per
+        epoch.  Returns a ``History`` with loss (and accuracy for classification), val_* with
+        validation data, lr, samples_per_s and time per epoch.
+        """
+        self._require_compiled("fit")
+        X = _as_inputs(X, self.in_dim)
+        n = X.shape[0]
+        if n == 0:
+            raise ValueError("fit: X has no samples")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"fit: batch_size must be a positive int, got {batch_size!r}")
+        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+            raise ValueError(f"fit: epochs must be an int >= 0, got {epochs!r}")
+        target, labels = self._targets(y, n)
+        val = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise ValueError("fit: validation_data must be a pair (X_val, y_val)")
+            Xv = _as_inputs(validation_data[0], self.in_dim, "X_val")
+            val = (Xv,) + self._targets(validation_data[1], Xv.shape[0], "y_val")
+        batch_size = int(batch_size)
+        n_batches = (n + batch_size - 1) // batch_size
+        history = History()
+        out = file or sys.stdout
+        opt = self.optimizer
+        total = self.epochs_trained + int(epochs)
+        for _ in range(int(epochs)):
+            epoch = self.epochs_trained
+            t0 = time.perf_counter()
+            order = _core.shuffle(n, self.seed, epoch) if shuffle else None
+            try:
+                loss_sum, correct, seen, opt.step_count = self._plan.train(
+                    X, target, labels, order, opt.spec(), opt.state, opt.step_count, batch_size, 0, n_batches,
+                    get_num_threads())
+            except FloatingPointError as exc:
+                raise FloatingPointError(f"epoch {epoch + 1}: {exc}") from None
+            dt = time.perf_counter() - t0
+            self.epochs_trained += 1
+            logs = {"loss": loss_sum / seen}
+            acc = self._accuracy(correct, seen)
+            if acc is not None:
+                logs["accuracy"] = acc
+            if val is not None:
+                vl = self._evaluate_arrays(*val, batch_size=max(256, batch_size))
+                logs.update({"val_" + k: v for k, v in vl.items()})
+            logs["lr"] = opt.lr
+            logs["samples_per_s"] = seen / dt if dt > 0 else float("inf")
+            logs["time"] = dt
+            history.append(epoch, logs)
+            if verbose:
+                print(_format_epoch(epoch + 1, total, logs), file=out, flush=True)
+        return history
+
+    # -- inference -----------------------------------------------------------------------------------------
+    def _evaluate_arrays(self, X, target, labels, batch_size):
+        loss_sum, correct = self._plan.evaluate(X, target, labels, batch_size, get_num_threads())
+        n = X.shape[0]
+        res = {"loss": loss_sum / n if n else float("nan")}
+        acc = self._accuracy(correct, n) if n else None
+        if acc is not None:
+            res["accuracy"] = acc
+        return res
+
+    def evaluate(self, X, y, batch_size=256):
+        """Evaluation-mode loss (and accuracy for classification) over (X, y), as a dict."""
+        self._require_compiled("evaluate")
+        X = _as_inputs(X, self.in_dim)
+        target, labels = self._targets(y, X.shape[0])
+        return self._evaluate_arrays(X, target, labels, int(batch_size))
+
+    def forward(self, X, batch_size=256):
+        """The network's raw outputs (N, out) in evaluation mode (logits for classification losses).
+        Runs in C with the GIL released; safe to call from several Python threads at once."""
+        X = _as_inputs(X, self.in_dim)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        return self._eval_plan().forward(X, int(batch_size), get_num_threads())
+
+    __call__ = forward
+
+    def predict(self, X, batch_size=256):
+        """Predictions: class probabilities for cross-entropy (softmax of the logits) and binary
+        cross-entropy (sigmoid), the raw outputs for regression losses."""
+        z = self.forward(X, batch_size)
+        if isinstance(self.loss, _losses.CrossEntropyLoss):
+            z = z - z.max(axis=1, keepdims=True)
+            np.exp(z, out=z)
+            z /= z.sum(axis=1, keepdims=True)
+        elif isinstance(self.loss, _losses.BCEWithLogitsLoss):
+            z = 0.5 * (1.0 + np.tanh(0.5 * z))
+        return z
+
+    predict_proba = predict
+
+    def predict_classes(self, X, batch_size=256):
+        """Class indices: argmax of the outputs (or output > 0 for a single binary logit)."""
+        z = self.forward(X, batch_size)
+        if z.shape[1] == 1:
+            return (z[:, 0] > 0).astype(np.int64)
+        return z.argmax(axis=1)
+
+    # -- description ---------------------------------------------------------------------------------------
+    def summary(self, batch_size=1, file=None):
+        """Print per layer: output shape, parameters and forward FLOPs for ``batch_size`` rows."""
+        rows = [("Layer", "Output", "Params", "FLOPs")]
+        for i, layer in enumerate(self.layers):
+            rows.append((f"{i}: {layer!r}", f"({batch_size}, {layer.out_dim})", f"{layer.n_params():,}",
+                         f"{layer.flops(batch_size):,}"))
+        total_flops = sum(layer.flops(batch_size) for layer in self.layers)
+        widths = [max(len(r[c]) for r in rows) for c in range(4)]
+        lines = ["  ".join(r[c].ljust(widths[c]) if c == 0 else r[c].rjust(widths[c]) for c in range(4))
+                 for r in rows]
+        lines.insert(1, "-" * len(lines[0]))
+        lines.append("-" * len(lines[0]))
+        lines.append(f"Total parameters: {self.n_params():,}   forward FLOPs per {batch_size} sample(s): "
+                     f"{total_flops:,}")
+        print("\n".join(lines), file=file or sys.stdout)
+
+    def __repr__(self):
+        inner = ",\n  ".join(repr(layer) for layer in self.layers)
+        return f"Sequential([\n  {inner}\n], seed={self.seed})"
+
+
+def _format_epoch(epoch, total, logs):
+    parts = [f"epoch {epoch}/{total}", f"loss {logs['loss']:.4f}"]
+    if "accuracy" in logs:
+        parts.append(f"acc {logs['accuracy']:.4f}")
+    if "val_loss" in logs:
+        parts.append(f"val_loss {logs['val_loss']:.4f}")
+    if "val_accuracy" in logs:
+        parts.append(f"val_acc {logs['val_accuracy']:.4f}")
+    parts.append(f"lr {logs['lr']:.3g}")
+    parts.append(f"{logs['samples_per_s']:,.0f} samples/s")
+    parts.append(f"{logs['time']:.2f}s")
+    return " - ".join(parts)

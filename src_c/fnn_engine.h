@@ -1,0 +1,73 @@
+/* fastnn: the compiled training plan.  A network is an array of layer descriptors pointing into one flat
+   parameter buffer and one flat gradient buffer; a whole epoch of mini-batch training (gather, forward, loss,
+   backward, optimizer update) runs in one call with no Python in between. */
+#ifndef FNN_ENGINE_H
+#define FNN_ENGINE_H
+
+#include "fnn_common.h"
+#include "fnn_act.h"
+#include "fnn_optim.h"
+
+enum { FNN_LAYER_LINEAR = 0, FNN_LAYER_ACT = 1, FNN_LAYER_COUNT = 2 };
+
+/* One layer of the plan.  Features flow in_dim -> out_dim (equal for ACT). */
+typedef struct {
+    int kind;
+    ptrdiff_t in_dim, out_dim;
+    ptrdiff_t w_off;      /* LINEAR: weight (out_dim, in_dim) at params + w_off */
+    ptrdiff_t b_off;      /* LINEAR: bias (out_dim) at params + b_off, or -1 without bias */
+    ptrdiff_t slope_off;  /* ACT/PRELU: slopes (act.n_slope) at params + slope_off, else -1 */
+    fnn_act_desc act;     /* ACT: the activation */
+} fnn_layer_desc;
+
+/* A network with its loss.  params/grads are the model's flat buffers (n_params floats each). */
+typedef struct {
+    int n_layers;
+    const fnn_layer_desc *layers;
+    ptrdiff_t in_dim, out_dim;
+    float *params, *grads;
+    ptrdiff_t n_params;
+    int loss_kind;        /* FNN_LOSS_* */
+    float loss_delta;     /* Huber delta */
+    uint64_t seed;        /* keys the stochastic layers (RReLU) together with the step counter */
+} fnn_plan;
+
+/* Checks a plan's descriptors (dimensions chain, offsets inside the buffers, known kinds). */
+int fnn_plan_check(const fnn_plan *plan);
+
+/* Running figures of one training call. */
+typedef struct {
+    double loss_sum;      /* sum over batches of (batch mean loss * batch rows) */
+    int64_t correct;      /* correctly classified rows (CE) or elements (BCE); 0 for regression losses */
+    int64_t seen;         /* rows processed */
+    int64_t bad_batch;    /* index of the batch whose loss was NaN/Inf (with FNN_ERR_NONFINITE), else -1 */
+} fnn_train_stats;
+
+/* order (N) = a permutation of 0..N-1 drawn from (seed, epoch): Fisher-Yates on fnn_rand64. */
+void fnn_shuffle(int64_t *order, ptrdiff_t n, uint64_t seed, uint64_t epoch);
+
+/* Trains on batches [batch_lo, batch_hi) of the epoch: batch b holds rows order[b*batch .. min(N, (b+1)*batch))
+   of x (N, in_dim) with targets (N, out_dim) float or labels (N) int32 (one of them, per the loss).
+   After each batch's backward the optimizer updates params in place (state: opt_state; *step is the number of
+   updates so far and is incremented).  Stops with FNN_ERR_NONFINITE (stats->bad_batch set) when a batch's loss
+   is NaN/Inf, before updating with it. */
+int fnn_plan_train(fnn_train_stats *stats, float *opt_state, int64_t *step, const fnn_plan *plan,
+                   const fnn_optim_desc *opt, const float *x, const float *target, const int32_t *labels,
+                   const int64_t *order, ptrdiff_t n, ptrdiff_t batch, ptrdiff_t batch_lo, ptrdiff_t batch_hi,
+                   int n_threads);
+
+// out (N, out_dim) = net(x (N, in_dim)) in evaluation mode, `batch` rows at a time.  Thread-safe.
+int fnn_plan_forward(float *out, const fnn_plan *plan, const float *x, ptrdiff_t n, ptrdiff_t batch,
+                     int n_threads);
+
+/* Evaluation-mode loss and accuracy over (x, target|labels), `batch` rows at a time.  Thread-safe.
+   *loss_sum = sum over batches of batch mean loss * rows; *correct as in fnn_train_stats. */
+int fnn_plan_evaluate(double *loss_sum, int64_t *correct, const fnn_plan *plan, const float *x,
+                      const float *target, const int32_t *labels, ptrdiff_t n, ptrdiff_t batch, int n_threads);
+
+/* grads (n_params) = dLoss/dparams on the N rows of x as one batch (no update); *loss = its mean loss.
+   training selects the mode of stochastic layers (RReLU draws from (seed, step)). */
+int fnn_plan_loss_grad(double *loss, const fnn_plan *plan, const float *x, const float *target,
+                       const int32_t *labels, ptrdiff_t n, int training, int64_t step, int n_threads);
+
+#endif
