@@ -15,7 +15,7 @@ from . import _config as _cfg  # noqa: E402
 
 _cfg._init_from_env()
 
-from . import ops, init, losses, optim  # noqa: E402,F401
+from . import ops, init, losses, optim, datasets  # noqa: E402,F401
 from .layers import Layer, Linear, Dense  # noqa: E402
 from .activations import (Activation, Identity, Sigmoid, Tanh, ReLU, LeakyReLU, PReLU, RReLU, ELU,  # noqa: E402
                           SELU, Softplus, Softsign, Softmax)
