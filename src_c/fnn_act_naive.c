@@ -105,8 +105,8 @@ int fnn_act_backward_naive(float *dx, float *dslope, const float *dy, const floa
             double v = xr[j], g = 1.0;
             switch (act->kind) {
             case FNN_ACT_IDENTITY: break;
-            case FNN_ACT_SIGMOID: { double s = sigmoid_d(v); g = s * (1.0 - s); break; }
-            case FNN_ACT_TANH: { double t = tanh(v); g = 1.0 - t * t; break; }
+            case FNN_ACT_SIGMOID: { double e = exp(-fabs(v)); g = e / ((1.0 + e) * (1.0 + e)); break; }
+            case FNN_ACT_TANH: { double e = exp(-2.0 * fabs(v)); g = 4.0 * e / ((1.0 + e) * (1.0 + e)); break; }
             case FNN_ACT_RELU: g = v > 0.0 ? 1.0 : 0.0; break;
             case FNN_ACT_LEAKY_RELU: g = v > 0.0 ? 1.0 : al; break;
             case FNN_ACT_PRELU: g = v > 0.0 ? 1.0 : slope[act->n_slope == 1 ? 0 : j]; break;
