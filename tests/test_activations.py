@@ -357,3 +357,51 @@ def test_matches_torch(kind, rng):
     np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=1e-4, atol=1e-6, err_msg=kind)
     if kind == "prelu":
         np.testing.assert_allclose(ds, wt.grad.numpy(), rtol=1e-4, atol=1e-4)
+
+
+# ---------------------------------------------------------------- in place, through the C contract
+
+class _Desc(__import__("ctypes").Structure):
+    import ctypes as _c
+    _fields_ = [("kind", _c.c_int), ("alpha", _c.c_float), ("beta", _c.c_float), ("lower", _c.c_float),
+                ("upper", _c.c_float), ("n_slope", _c.c_ssize_t)]
+
+
+def _c_lib():
+    import ctypes
+    lib = ctypes.CDLL(_core.__file__)
+    if not hasattr(lib, "fnn_act_forward"):
+        pytest.skip("kernel symbols not exported")
+    return lib
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_in_place_forward_and_backward_match(kind, rng):
+    """fnn_act_forward with y == x and fnn_act_backward with dx == dy (what the engine may do)."""
+    import ctypes
+    lib = _c_lib()
+    n, d = 37, 29
+    x = (rng.standard_normal((n, d)) * 3).astype(np.float32)
+    dy = rng.standard_normal((n, d)).astype(np.float32)
+    p = ref_params(kind, d)
+    kw = bridge_kwargs(kind, p)
+    y, _ = _core.act_forward(kind, x, **kw)
+    dx, ds = _core.act_backward(kind, x, y, dy, **kw)
+    defaults = _core.ACT_DEFAULTS.get(kind, {})
+    desc = _Desc(_core.ACT_KINDS[kind], kw.get("alpha", defaults.get("alpha", 0.0)),
+                 kw.get("beta", defaults.get("beta", 0.0)), kw.get("lower", 0.0), kw.get("upper", 0.0),
+                 kw["slope"].size if kind == "prelu" else 0)
+    fp = ctypes.POINTER(ctypes.c_float)
+    ptr = lambda a: a.ctypes.data_as(fp) if a is not None else None  # noqa: E731
+    slope = kw.get("slope")
+    buf = x.copy()
+    st = lib.fnn_act_forward(ptr(buf), None, ptr(buf), ctypes.byref(desc), ptr(slope), ctypes.c_uint64(0),
+                             ctypes.c_uint64(0), 0, ctypes.c_ssize_t(n), ctypes.c_ssize_t(d), 2)
+    assert st == 0 and np.array_equal(buf, y)
+    g = dy.copy()
+    dsl = np.zeros(slope.size, np.float32) if slope is not None else None
+    st = lib.fnn_act_backward(ptr(g), ptr(dsl), ptr(g), ptr(x), ptr(y), ctypes.byref(desc), ptr(slope), None, 0,
+                              ctypes.c_ssize_t(n), ctypes.c_ssize_t(d), 2)
+    assert st == 0 and np.array_equal(g, dx)
+    if slope is not None:
+        assert np.array_equal(dsl, ds)
