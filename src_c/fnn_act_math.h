@@ -54,8 +54,8 @@ static inline float fnn_expm1f(float x) {
     return x < FNN_EXP_LO ? -1.0f : e;
 }
 
-/* log1p(e) for e in [0, 1]: u = 1 + e in [1, 2], log(u) by the Cephes logf polynomial, corrected by
-   e / (u - 1) for the rounding of u (exact for tiny e, where u == 1). */
+/* log1p(e) for e in [0, 1]: u = 1 + e in [1, 2], log(u) by the Cephes logf polynomial, plus a correction
+   for the rounding of u (exact for tiny e, where u == 1). */
 static inline float fnn_log1p01f(float e) {
     float u = 1.0f + e;
     int big = u > 1.41421356237f;
@@ -76,10 +76,10 @@ static inline float fnn_log1p01f(float e) {
     y = y + k * -2.12194440e-4f;
     y = y - 0.5f * z;
     float lg = x + y + k * 0.693359375f;
-    float um1 = u - 1.0f;                       /* exact */
-    float safe = um1 == 0.0f ? 1.0f : um1;
-    float r = lg * (e / safe);
-    return um1 == 0.0f ? e : r;
+    /* log1p(e) = log(u) + log1p(c / u) ~ log(u) + c / u, c = e - (u - 1) the rounding of u (exact, tiny);
+       1/u ~ (2 - u) costs |c| (u-1)^2 / u, far below an ulp of the result, and needs no division */
+    float c = e - (u - 1.0f);
+    return lg + c * (2.0f - u);
 }
 
 /* tanh(x): odd polynomial for |x| < 0.625 (Cephes tanhf), (1 - e)/(1 + e) with e = exp(-2|x|) beyond. */
