@@ -19,7 +19,10 @@ enum {
    labels: int32 (N) class indices for CE_LOGITS (each in [0, D)), else NULL.
    grad: if not NULL, receives (overwrites) dLoss/dpred (N,D), already divided by the reduction count,
    then multiplied by grad_scale (1.0 normally).  delta: Huber threshold (ignored by the others).
-   Returns FNN_OK, FNN_ERR_ARG (bad kind, label out of range, missing target). */
+   CE_LOGITS with target rows: grad = (softmax(z) * sum_j t_j - t) / N, which is (softmax - t) / N for
+   probability rows (one-hot included); labels are checked before anything is written.
+   Returns FNN_OK, FNN_ERR_ARG (bad kind, N or D < 1, label out of range, missing target, Huber delta <= 0),
+   FNN_ERR_NOMEM (chunk sums of a large batch). */
 int fnn_loss_forward_backward(float *grad, double *loss, const float *pred, const float *target,
                               const int32_t *labels, int kind, float delta, float grad_scale, ptrdiff_t n,
                               ptrdiff_t d, int n_threads);
