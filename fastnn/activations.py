@@ -56,7 +56,7 @@ class Activation(Layer):
         if dy.shape != x.shape:
             raise ValueError(f"dy has shape {dy.shape} but the forward input had {x.shape}")
         slope = self._values.get("weight")
-        dx, dslope = _core.act_backward(self.name, dy, x, y, slope=slope, rand_slope=rs, training=training,
+        dx, dslope = _core.act_backward(self.name, x, y, dy, slope=slope, rand_slope=rs, training=training,
                                         n_threads=get_num_threads(), **self._c_params())
         if slope is not None:
             self._grads["weight"][...] = dslope

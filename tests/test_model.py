@@ -19,9 +19,8 @@ def _layer(name, kw):
 
 
 def _ref_params(layer):
-    """The layer's constants as tests/reference.py names them."""
-    c = dict(layer._c_params()) if hasattr(layer, "_c_params") else {}
-    return c
+    """The layer's constants as tests/reference.py names them (PyTorch's names, as the layers' config)."""
+    return {} if layer.name == "prelu" else dict(layer.config())
 
 
 def ref_forward(model, X):
@@ -330,3 +329,27 @@ class TestBadInput:
         X = rng.standard_normal((64, 5)).astype(np.float32) * 100
         with pytest.raises(FloatingPointError, match="epoch 1.*batch"):
             m.fit(X, rng.standard_normal((64, 3)).astype(np.float32), batch_size=4, epochs=3, verbose=0)
+
+
+@pytest.mark.parametrize("act", ACTS + [("prelu", {"num_parameters": 4}), ("rrelu", {})], ids=lambda a: a[0])
+def test_layers_run_standalone_on_the_same_kernels(act, rng):
+    """layer.forward / layer.backward from Python (custom loops) agree with the float64 reference."""
+    lin = fnn.Linear(6, 4)
+    lin.build(6)
+    x = rng.standard_normal((5, 6)).astype(np.float32)
+    h = lin.forward(x)
+    np.testing.assert_allclose(h, x.astype(np.float64) @ lin.weight.T + lin.bias, rtol=1e-5, atol=1e-6)
+    layer = _layer(*act)
+    y = layer.forward(h)
+    kw = _ref_params(layer)
+    if act[0] == "prelu":
+        kw["slope"] = layer.weight.astype(np.float64)
+    np.testing.assert_allclose(y, ref.act_forward(layer.name, h.astype(np.float64), **kw), rtol=1e-5, atol=1e-6)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    dh = layer.backward(dy)
+    want = ref.act_backward(layer.name, h.astype(np.float64), dy.astype(np.float64), **kw)
+    np.testing.assert_allclose(dh, want, rtol=1e-4, atol=1e-6)
+    dx = lin.backward(dh)
+    np.testing.assert_allclose(dx, dh.astype(np.float64) @ lin.weight, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(lin.gradients()[0], dh.astype(np.float64).T @ x, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(lin.gradients()[1], dh.sum(0), rtol=1e-5, atol=1e-6)
