@@ -39,34 +39,46 @@ def label(m, k, n, ta, tb):
     return f"{m}x{k}x{n}" + (" A^T" if ta else "") + (" B^T" if tb else "")
 
 
-def best_time(fn, min_time, samples):
+def _reps(fn, min_time):
     fn()
     t0 = time.perf_counter()
     fn()
     once = max(time.perf_counter() - t0, 1e-7)
-    reps = max(1, int(min_time / once))
-    best = float("inf")
-    for _ in range(samples):
-        t0 = time.perf_counter()
-        for _ in range(reps):
-            fn()
-        best = min(best, (time.perf_counter() - t0) / reps)
-    return best
+    return max(1, int(min_time / once))
+
+
+def _sample(fn, reps):
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        fn()
+    return (time.perf_counter() - t0) / reps
 
 
 def measure(shape, threads, min_time, samples, rng):
+    """Best-of-`samples` seconds per call for fastnn and numpy, samples interleaved so both see the same noise."""
     m, k, n, ta, tb = shape
     a = rng.standard_normal((k, m) if ta else (m, k)).astype(np.float32)
     b = rng.standard_normal((n, k) if tb else (k, n)).astype(np.float32)
     c = np.empty((m, n), np.float32)
     an, bn = (a.T if ta else a), (b.T if tb else b)
     fastnn.set_num_threads(threads)
-    t_f = best_time(lambda: ops.gemm(a, b, c, trans_a=ta, trans_b=tb), min_time, samples)
-    if threadpool_limits is not None:
-        with threadpool_limits(limits=threads, user_api="blas"):
-            t_n = best_time(lambda: np.matmul(an, bn, out=c), min_time, samples)
-    else:
-        t_n = best_time(lambda: np.matmul(an, bn, out=c), min_time, samples)
+
+    def f_fast():
+        ops.gemm(a, b, c, trans_a=ta, trans_b=tb)
+
+    def f_numpy():
+        np.matmul(an, bn, out=c)
+
+    limits = threadpool_limits(limits=threads, user_api="blas") if threadpool_limits else None
+    try:
+        rf, rn = _reps(f_fast, min_time), _reps(f_numpy, min_time)
+        t_f = t_n = float("inf")
+        for _ in range(samples):
+            t_f = min(t_f, _sample(f_fast, rf))
+            t_n = min(t_n, _sample(f_numpy, rn))
+    finally:
+        if limits is not None:
+            limits.restore_original_limits()
     flops = 2.0 * m * n * k
     return flops / t_f / 1e9, flops / t_n / 1e9
 

@@ -24,8 +24,8 @@
 
 /* Tuning (measured on the 2-core development machine, see bench/RESULTS.md). */
 #define GEMM_PAR_MIN_FLOPS 2.0e6   /* below this a call runs on the calling thread, no parallel region */
-#define GEMM_B_DIRECT_MAX_M 48     /* M <= this and B row-major: read B in place instead of packing it */
-#define GEMM_A_DIRECT_MAX_N 64     /* N <= this: read A in place instead of packing it */
+#define GEMM_B_DIRECT_MAX_M 16     /* M <= this and B row-major: read B in place instead of packing it */
+#define GEMM_A_DIRECT_MAX_N 48     /* N <= this: read A in place instead of packing it */
 
 /* Per-thread scratch for the packed B block, grown on demand and kept (no malloc per call once warm). */
 static FNN_TLS float *tl_buf = NULL;
@@ -58,6 +58,7 @@ typedef struct {
     const fnn_gemm_arch_t *ar;
     int trans_a, trans_b, a_direct, b_direct;
     ptrdiff_t m, n, k, lda, ldb, ldc;
+    ptrdiff_t kc, nc;  /* depth and width blocks: K and N split into equal blocks no larger than KC, NC */
     float alpha, beta;
     const float *a, *b;
     float *c, *bbuf;
@@ -107,7 +108,9 @@ static void compute_block(const gemm_ctx *x, ptrdiff_t jc, ptrdiff_t ncur, ptrdi
             } else {
                 bp = x->bbuf + (x->b_direct ? 0 : jr * kcur * NR);
             }
-            ukr(kcur, ap, sa, bp, rsb, x->c + i0 * x->ldc + j0, x->ldc, x->alpha, beta, mr, nr);
+            fnn_ukr_t uk = ukr;
+            if (2 * nr <= NR && ar->ukr_col_half) uk = ukr == ar->ukr_col ? ar->ukr_col_half : ar->ukr_row_half;
+            uk(kcur, ap, sa, bp, rsb, x->c + i0 * x->ldc + j0, x->ldc, x->alpha, beta, mr, nr);
         }
     }
 }
@@ -115,7 +118,7 @@ static void compute_block(const gemm_ctx *x, ptrdiff_t jc, ptrdiff_t ncur, ptrdi
 /* The whole multiply for one thread of a team of nt (tid), or serially (nt == 1). */
 static void gemm_thread(const gemm_ctx *x, int tid, int nt, int split_m) {
     const fnn_gemm_arch_t *ar = x->ar;
-    const ptrdiff_t NR = ar->nr, KC = ar->kc, NC = ar->nc;
+    const ptrdiff_t NR = ar->nr, KC = x->kc, NC = x->nc;
     const ptrdiff_t n_ir = (x->m + ar->mr - 1) / ar->mr;
     for (ptrdiff_t jc = 0; jc < x->n; jc += NC) {
         ptrdiff_t ncur = x->n - jc < NC ? x->n - jc : NC;
@@ -177,7 +180,12 @@ int fnn_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, f
 
     gemm_ctx x;
     x.ar = arch_for(fnn_get_isa());
-    const ptrdiff_t MR = x.ar->mr, NR = x.ar->nr, KC = x.ar->kc, NC = x.ar->nc;
+    const ptrdiff_t MR = x.ar->mr, NR = x.ar->nr;
+    ptrdiff_t nkb = (k + x.ar->kc - 1) / x.ar->kc, nnb = (n + x.ar->nc - 1) / x.ar->nc;
+    const ptrdiff_t KC = (k + nkb - 1) / nkb;
+    const ptrdiff_t NC = ((n + nnb - 1) / nnb + NR - 1) / NR * NR;
+    x.kc = KC;
+    x.nc = NC;
     x.trans_a = trans_a != 0;
     x.trans_b = trans_b != 0;
     x.m = m; x.n = n; x.k = k; x.lda = lda; x.ldb = ldb; x.ldc = ldc;

@@ -42,6 +42,7 @@ typedef struct {
     int mr, nr;          /* register tile */
     ptrdiff_t kc, nc;    /* depth block (A panel MR x KC stays in L1) and width block (KC x NC of B in L2) */
     fnn_ukr_t ukr_col, ukr_row;
+    fnn_ukr_t ukr_col_half, ukr_row_half; /* NR/2-wide kernels for a narrow last panel (nr <= NR/2), or NULL */
     fnn_packb_t pack_b;  /* packing of B panels (transposing variant vectorised where it pays) */
 } fnn_gemm_arch_t;
 
