@@ -1,21 +1,26 @@
 """Low-level operations on numpy arrays, backed by fastnn's compiled kernels."""
 import numpy as np
 
-from ._config import get_num_threads
+from . import _config
 from ._ext import _core
 
 __all__ = ["gemm", "matmul"]
 
+_F32 = np.dtype(np.float32)
+
 
 def _as_f32_2d(x, name):
-    if not isinstance(x, np.ndarray):
-        x = np.asarray(x)
+    """x as a 2-D float32 array the kernel reads in place, converting (one copy) only when needed."""
+    if type(x) is np.ndarray and x.dtype == _F32 and x.ndim == 2 and x.strides[1] == 4 and x.strides[0] > 0:
+        return x
+    x = np.asarray(x)
     if x.ndim != 2:
-        raise ValueError(f"{name} must be 2-D, got shape {x.shape}")
-    if x.dtype != np.float32:
-        if not np.issubdtype(x.dtype, np.floating) and not np.issubdtype(x.dtype, np.integer):
-            raise TypeError(f"{name} must be a real numeric array, got dtype {x.dtype}")
-        x = x.astype(np.float32)
+        raise ValueError(f"gemm: {name} must be 2-D, got shape {x.shape}")
+    if x.dtype != _F32:
+        if x.dtype == np.bool_ or not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
+            raise TypeError(f"gemm: {name} must be a real numeric array (float32 preferred), got dtype {x.dtype} "
+                            f"with shape {x.shape}")
+        return np.ascontiguousarray(x, dtype=_F32)
     if x.strides[1] != 4 or x.strides[0] < 4 * x.shape[1] or x.strides[0] % 4:
         x = np.ascontiguousarray(x)
     return x
@@ -24,33 +29,43 @@ def _as_f32_2d(x, name):
 def gemm(a, b, c=None, alpha=1.0, beta=0.0, trans_a=False, trans_b=False):
     """``c = alpha * op(a) @ op(b) + beta * c`` in float32; returns ``c``.
 
-    a: (M, K), or (K, M) with ``trans_a``; b: (K, N), or (N, K) with ``trans_b``; c: (M, N) float32 with
-    unit column stride, updated in place (allocated when None; then beta is ignored).  Inputs that are not
-    float32 or whose rows are not unit-stride are converted once (a copy).  Rows may have any stride
-    (leading dimension) >= the row length.  beta == 0 ignores whatever c holds (NaNs included).
+    a: (M, K), or (K, M) with ``trans_a``; b: (K, N), or (N, K) with ``trans_b``.
+    c: None (a new (M, N) float32 array; beta is then ignored) or an (M, N) float32 numpy array with unit
+    column stride, updated in place (any row stride; TypeError for another dtype, ValueError for a wrong
+    shape, a read-only array or a column stride other than one).
+    Inputs: float32 arrays whose rows are unit-stride are read in place, whatever their row stride (views such
+    as ``x[:, :k]`` of a wider array need no copy).  Other real dtypes (float64, float16, integers) and other
+    layouts (transposed views, negative or non-unit column strides) are converted once to a float32 copy;
+    non-numeric dtypes (bool, complex, object, strings) raise TypeError; arrays that are not 2-D raise
+    ValueError.  beta == 0 ignores whatever c holds (NaNs included).  K == 0 gives ``beta * c``.
+    The result is bitwise identical for any thread count (``fastnn.set_num_threads``).
     """
     a = _as_f32_2d(a, "a")
     b = _as_f32_2d(b, "b")
     m, k = (a.shape[1], a.shape[0]) if trans_a else a.shape
     kb, n = (b.shape[1], b.shape[0]) if trans_b else b.shape
     if k != kb:
-        raise ValueError(f"gemm: inner dimensions differ: op(a) is {(m, k)} (a {a.shape}, trans_a={trans_a}) "
-                         f"but op(b) is {(kb, n)} (b {b.shape}, trans_b={trans_b})")
+        raise ValueError(f"gemm: inner dimensions differ: op(a) is {(m, k)} (a {a.shape}, trans_a={bool(trans_a)}) "
+                         f"but op(b) is {(kb, n)} (b {b.shape}, trans_b={bool(trans_b)})")
     if c is None:
-        c = np.empty((m, n), dtype=np.float32)
+        c = np.empty((m, n), dtype=_F32)
         beta = 0.0
     else:
-        if not isinstance(c, np.ndarray) or c.dtype != np.float32:
-            raise TypeError(f"gemm: c must be a float32 numpy array, got "
-                            f"{getattr(c, 'dtype', type(c).__name__)}")
+        if type(c) is not np.ndarray or c.dtype != _F32:
+            raise TypeError(f"gemm: c must be a float32 numpy array of shape {(m, n)}, got "
+                            f"{getattr(c, 'dtype', type(c).__name__)} with shape {getattr(c, 'shape', None)}")
         if c.shape != (m, n):
             raise ValueError(f"gemm: c has shape {c.shape} but op(a) {(m, k)} @ op(b) {(k, n)} is {(m, n)}")
-        if c.ndim != 2 or c.strides[1] != 4 or c.strides[0] < 4 * n or not c.flags.writeable:
-            raise ValueError(f"gemm: c must be writeable with unit column stride, got strides {c.strides}")
-    _core.sgemm(a, b, c, float(alpha), float(beta), bool(trans_a), bool(trans_b), get_num_threads())
+        if not c.flags.writeable:
+            raise ValueError(f"gemm: c (shape {c.shape}) is read-only")
+        if n > 1 and m > 0 and (c.strides[1] != 4 or (m > 1 and c.strides[0] < 4 * n)):
+            raise ValueError(f"gemm: c (shape {c.shape}) must have unit column stride and non-overlapping rows, "
+                             f"got strides {c.strides}")
+    nt = _config._num_threads
+    _core.sgemm(a, b, c, alpha, beta, trans_a, trans_b, nt if nt is not None else _config.get_num_threads())
     return c
 
 
 def matmul(a, b):
-    """``a @ b`` for 2-D float32 arrays through fastnn's SGEMM."""
+    """``a @ b`` for 2-D arrays through fastnn's SGEMM (float32 result; see ``gemm`` for conversions)."""
     return gemm(a, b)

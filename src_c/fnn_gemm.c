@@ -1,9 +1,227 @@
-/* fastnn: SGEMM driver.  PLACEHOLDER until the packed, blocked, threaded kernel lands: calls the naive one. */
-#include "fnn_gemm.h"
+/* fastnn: SGEMM driver.  BLIS-style loops around register-tiled micro-kernels:
+     jc (NC columns of C) -> pc (KC steps: B block KC x NC packed once, shared by the threads, lives in L2)
+       -> ir (MR rows: A panel MR x KC packed per thread on its stack, lives in L1) -> jr (NR columns: kernel).
+   No-pack paths: an operand is read in place when its layout already suits the kernel and packing would cost
+   more than it saves (small M: B row-major read directly; small N: A read directly, row- or column-form).
+   Threads split the ir panels (or, when M is short, the jr panels); K is never split, so every element of C
+   is computed by the same sequence of operations whatever the thread count (bitwise identical results). */
+#include <stdlib.h>
+#include <string.h>
 
+#include "fnn_cpu.h"
+#include "fnn_gemm.h"
+#include "fnn_gemm_kernels.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#if defined(_MSC_VER)
+#define FNN_TLS __declspec(thread)
+#else
+#define FNN_TLS _Thread_local
+#endif
+
+/* Tuning (measured on the 2-core development machine, see bench/RESULTS.md). */
+#define GEMM_PAR_MIN_FLOPS 2.0e6   /* below this a call runs on the calling thread, no parallel region */
+#define GEMM_B_DIRECT_MAX_M 16     /* M <= this and B row-major: read B in place instead of packing it */
+#define GEMM_A_DIRECT_MAX_N 48     /* N <= this: read A in place instead of packing it */
+
+/* Per-thread scratch for the packed B block, grown on demand and kept (no malloc per call once warm). */
+static FNN_TLS float *tl_buf = NULL;
+static FNN_TLS size_t tl_cap = 0;
+
+static float *scratch_floats(size_t n) {
+    if (n <= tl_cap) return tl_buf;
+    size_t bytes = ((n * sizeof(float)) + 63) & ~(size_t)63;
+#if defined(_MSC_VER)
+    _aligned_free(tl_buf);
+    float *p = (float *)_aligned_malloc(bytes, 64);
+#else
+    free(tl_buf);
+    float *p = (float *)aligned_alloc(64, bytes);
+#endif
+    tl_buf = p;
+    tl_cap = p ? bytes / sizeof(float) : 0;
+    return p;
+}
+
+static const fnn_gemm_arch_t *arch_for(int isa) {
+    switch (isa) {
+    case FNN_ISA_AVX512: return fnn_gemm_arch_avx512();
+    case FNN_ISA_AVX2: return fnn_gemm_arch_avx2();
+    default: return fnn_gemm_arch_generic();
+    }
+}
+
+typedef struct {
+    const fnn_gemm_arch_t *ar;
+    int trans_a, trans_b, a_direct, b_direct;
+    ptrdiff_t m, n, k, lda, ldb, ldc;
+    ptrdiff_t kc, nc;  /* depth and width blocks: K and N split into equal blocks no larger than KC, NC */
+    float alpha, beta;
+    const float *a, *b;
+    float *c, *bbuf;
+} gemm_ctx;
+
+/* Pack panels [lo, hi) of the B block (rows pc.., columns jc..) into bbuf; direct mode packs only the
+   partial last panel (full ones are read in place). */
+static void pack_b_panels(const gemm_ctx *x, ptrdiff_t jc, ptrdiff_t ncur, ptrdiff_t pc, ptrdiff_t kcur,
+                          ptrdiff_t jr) {
+    const int NR = x->ar->nr;
+    ptrdiff_t j0 = jc + jr * NR;
+    int nr = (int)(jc + ncur - j0 < NR ? jc + ncur - j0 : NR);
+    if (x->b_direct && nr == NR) return;
+    float *dst = x->bbuf + (x->b_direct ? 0 : jr * kcur * NR);
+    const float *src = x->trans_b ? x->b + j0 * x->ldb + pc : x->b + pc * x->ldb + j0;
+    x->ar->pack_b(dst, src, x->ldb, x->trans_b, kcur, nr, NR);
+}
+
+/* C rows of panels [ir_lo, ir_hi) x columns of panels [jr_lo, jr_hi) of the current (jc, pc) block. */
+static void compute_block(const gemm_ctx *x, ptrdiff_t jc, ptrdiff_t ncur, ptrdiff_t pc, ptrdiff_t kcur,
+                          float beta, ptrdiff_t ir_lo, ptrdiff_t ir_hi, ptrdiff_t jr_lo, ptrdiff_t jr_hi) {
+    const fnn_gemm_arch_t *ar = x->ar;
+    const int MR = ar->mr, NR = ar->nr;
+    FNN_ALIGN64 float apack[FNN_GEMM_MR_MAX * FNN_GEMM_KC_MAX];
+    for (ptrdiff_t ir = ir_lo; ir < ir_hi; ir++) {
+        ptrdiff_t i0 = ir * MR;
+        int mr = (int)(x->m - i0 < MR ? x->m - i0 : MR);
+        const float *asrc = x->trans_a ? x->a + pc * x->lda + i0 : x->a + i0 * x->lda + pc;
+        const float *ap = apack;
+        ptrdiff_t sa = MR;
+        fnn_ukr_t ukr = ar->ukr_col;
+        if (x->a_direct && mr == MR) {
+            ap = asrc;
+            sa = x->lda;
+            if (!x->trans_a) ukr = ar->ukr_row;
+        } else {
+            fnn_gemm_pack_a(apack, asrc, x->lda, x->trans_a, kcur, mr, MR);
+        }
+        for (ptrdiff_t jr = jr_lo; jr < jr_hi; jr++) {
+            ptrdiff_t j0 = jc + jr * NR;
+            int nr = (int)(jc + ncur - j0 < NR ? jc + ncur - j0 : NR);
+            const float *bp;
+            ptrdiff_t rsb = NR;
+            if (x->b_direct && nr == NR) {
+                bp = x->b + pc * x->ldb + j0;
+                rsb = x->ldb;
+            } else {
+                bp = x->bbuf + (x->b_direct ? 0 : jr * kcur * NR);
+            }
+            fnn_ukr_t uk = ukr;
+            if (2 * nr <= NR && ar->ukr_col_half) uk = ukr == ar->ukr_col ? ar->ukr_col_half : ar->ukr_row_half;
+            uk(kcur, ap, sa, bp, rsb, x->c + i0 * x->ldc + j0, x->ldc, x->alpha, beta, mr, nr);
+        }
+    }
+}
+
+/* The whole multiply for one thread of a team of nt (tid), or serially (nt == 1). */
+static void gemm_thread(const gemm_ctx *x, int tid, int nt, int split_m) {
+    const fnn_gemm_arch_t *ar = x->ar;
+    const ptrdiff_t NR = ar->nr, KC = x->kc, NC = x->nc;
+    const ptrdiff_t n_ir = (x->m + ar->mr - 1) / ar->mr;
+    for (ptrdiff_t jc = 0; jc < x->n; jc += NC) {
+        ptrdiff_t ncur = x->n - jc < NC ? x->n - jc : NC;
+        ptrdiff_t n_jr = (ncur + NR - 1) / NR;
+        for (ptrdiff_t pc = 0; pc < x->k; pc += KC) {
+            ptrdiff_t kcur = x->k - pc < KC ? x->k - pc : KC;
+            float beta = pc == 0 ? x->beta : 1.0f;
+            /* packing of B: panels split statically over the team */
+            ptrdiff_t p_lo = x->b_direct ? n_jr - 1 : 0;
+            ptrdiff_t np = n_jr - p_lo;
+            for (ptrdiff_t q = p_lo + (np * tid) / nt; q < p_lo + (np * (tid + 1)) / nt; q++)
+                pack_b_panels(x, jc, ncur, pc, kcur, q);
+#ifdef _OPENMP
+            if (nt > 1) {
+#pragma omp barrier
+            }
+#endif
+            if (split_m)
+                compute_block(x, jc, ncur, pc, kcur, beta, (n_ir * tid) / nt, (n_ir * (tid + 1)) / nt, 0, n_jr);
+            else
+                compute_block(x, jc, ncur, pc, kcur, beta, 0, n_ir, (n_jr * tid) / nt, (n_jr * (tid + 1)) / nt);
+#ifdef _OPENMP
+            if (nt > 1) {
+#pragma omp barrier
+            }
+#endif
+        }
+    }
+}
+
+static void scale_c(ptrdiff_t m, ptrdiff_t n, float beta, float *c, ptrdiff_t ldc) {
+    for (ptrdiff_t i = 0; i < m; i++) {
+        float *ci = c + i * ldc;
+        if (beta == 0.0f)
+            memset(ci, 0, (size_t)n * sizeof(float));
+        else if (beta != 1.0f)
+            for (ptrdiff_t j = 0; j < n; j++) ci[j] *= beta;
+    }
+}
+
+/* Fraction of the team kept busy when `items` equal pieces are split statically over nt threads. */
+static double balance(ptrdiff_t items, int nt) {
+    ptrdiff_t per = (items + nt - 1) / nt;
+    return (double)items / (double)(per * nt);
+}
+
+// c (M,N) = alpha * op(a) (M,K) @ op(b) (K,N) + beta * c
 int fnn_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
               const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta,
               float *c, ptrdiff_t ldc, int n_threads) {
+    if (m < 0 || n < 0 || k < 0) return FNN_ERR_ARG;
+    if (m == 0 || n == 0) return FNN_OK;
+    if (!c || ldc < n) return FNN_ERR_ARG;
+    if (k == 0 || alpha == 0.0f) {
+        scale_c(m, n, beta, c, ldc);
+        return FNN_OK;
+    }
+    if (!a || !b || lda < (trans_a ? m : k) || ldb < (trans_b ? k : n)) return FNN_ERR_ARG;
+
+    gemm_ctx x;
+    x.ar = arch_for(fnn_get_isa());
+    const ptrdiff_t MR = x.ar->mr, NR = x.ar->nr;
+    ptrdiff_t nkb = (k + x.ar->kc - 1) / x.ar->kc, nnb = (n + x.ar->nc - 1) / x.ar->nc;
+    const ptrdiff_t KC = (k + nkb - 1) / nkb;
+    const ptrdiff_t NC = ((n + nnb - 1) / nnb + NR - 1) / NR * NR;
+    x.kc = KC;
+    x.nc = NC;
+    x.trans_a = trans_a != 0;
+    x.trans_b = trans_b != 0;
+    x.m = m; x.n = n; x.k = k; x.lda = lda; x.ldb = ldb; x.ldc = ldc;
+    x.alpha = alpha; x.beta = beta; x.a = a; x.b = b; x.c = c;
+    x.b_direct = !x.trans_b && m <= GEMM_B_DIRECT_MAX_M;
+    x.a_direct = n <= GEMM_A_DIRECT_MAX_N;
+
+    ptrdiff_t ncap = n < NC ? n : NC;
+    ptrdiff_t kcap = k < KC ? k : KC;
+    size_t need = (size_t)kcap * (size_t)(x.b_direct ? NR : ((ncap + NR - 1) / NR) * NR);
+    x.bbuf = scratch_floats(need);
+    if (!x.bbuf) return FNN_ERR_NOMEM;
+
+    ptrdiff_t n_ir = (m + MR - 1) / MR, n_jr = (ncap + NR - 1) / NR;
+    int nt = 1;
+#ifdef _OPENMP
+    if (n_threads > 1 && 2.0 * (double)m * (double)n * (double)k >= GEMM_PAR_MIN_FLOPS) {
+        nt = n_threads;
+        ptrdiff_t most = n_ir > n_jr ? n_ir : n_jr;
+        if (nt > most) nt = (int)most;
+    }
+#else
     (void)n_threads;
-    return fnn_sgemm_naive(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+#endif
+    int split_m = 1;
+    if (nt > 1) split_m = balance(n_ir, nt) >= balance(n_jr, nt) || n_ir >= 8 * nt;
+    if (nt <= 1) {
+        gemm_thread(&x, 0, 1, 1);
+        return FNN_OK;
+    }
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt)
+    {
+        int team = omp_get_num_threads();  /* may be fewer than asked (nested regions, limits) */
+        gemm_thread(&x, omp_get_thread_num(), team, split_m);
+    }
+#endif
+    return FNN_OK;
 }

@@ -1,20 +1,54 @@
-# GEMM bridge.
+# GEMM bridge: fnn_sgemm / fnn_sgemm_naive on float32 2-D arrays with unit column stride.
+# Leading dimensions come from the row strides, so row-strided views (a[:, :k] of a wider array) need no copy.
 from fnn_gemm cimport *
 
 
-def sgemm(float[:, ::1] a, float[:, ::1] b, float[:, ::1] c, float alpha, float beta,
+cdef inline Py_ssize_t _ld(const float[:, :] x, str name) except -1:
+    """Row stride in elements; the column stride must be one element."""
+    if x.shape[0] == 0 or x.shape[1] == 0:
+        return max(1, x.shape[1])
+    if x.strides[1] != 4 and x.shape[1] > 1:
+        raise ValueError(f"gemm: {name} must have unit column stride (got strides {x.strides[0]}, "
+                         f"{x.strides[1]} for shape ({x.shape[0]}, {x.shape[1]}))")
+    if x.shape[0] == 1:
+        return x.shape[1]
+    if x.strides[0] % 4 or x.strides[0] < 4 * x.shape[1]:
+        raise ValueError(f"gemm: {name} rows must not overlap (got row stride {x.strides[0]} bytes for "
+                         f"shape ({x.shape[0]}, {x.shape[1]}))")
+    return x.strides[0] // 4
+
+
+def sgemm(const float[:, :] a, const float[:, :] b, float[:, :] c, float alpha, float beta,
           bint trans_a, bint trans_b, int n_threads, bint naive=False):
-    """c = alpha * op(a) @ op(b) + beta * c on C-contiguous float32 arrays (shapes checked by the caller)."""
+    """c = alpha * op(a) @ op(b) + beta * c in place (float32, unit column stride, any row stride >= width).
+
+    Checks shapes and raises ValueError naming the argument; the GIL is released around the kernel."""
     cdef Py_ssize_t m = c.shape[0], n = c.shape[1]
+    cdef Py_ssize_t am = a.shape[1] if trans_a else a.shape[0]
     cdef Py_ssize_t k = a.shape[0] if trans_a else a.shape[1]
+    cdef Py_ssize_t kb = b.shape[1] if trans_b else b.shape[0]
+    cdef Py_ssize_t bn = b.shape[0] if trans_b else b.shape[1]
+    if k != kb:
+        raise ValueError(f"gemm: inner dimensions differ: op(a) is ({am}, {k}) but op(b) is ({kb}, {bn}) "
+                         f"(a ({a.shape[0]}, {a.shape[1]}), b ({b.shape[0]}, {b.shape[1]}), "
+                         f"trans_a={bool(trans_a)}, trans_b={bool(trans_b)})")
+    if am != m or bn != n:
+        raise ValueError(f"gemm: c has shape ({m}, {n}) but op(a) ({am}, {k}) @ op(b) ({kb}, {bn}) is "
+                         f"({am}, {bn})")
+    cdef Py_ssize_t lda = _ld(a, "a"), ldb = _ld(b, "b"), ldc = _ld(c, "c")
+    cdef const float *pa = &a[0, 0] if a.shape[0] * a.shape[1] else NULL
+    cdef const float *pb = &b[0, 0] if b.shape[0] * b.shape[1] else NULL
+    cdef float *pc = &c[0, 0] if m * n else NULL
     cdef int st
-    with nogil:
+    if m * n * k <= 32768:  # tiny: the GIL round trip costs more than the multiply
         if naive:
-            st = fnn_sgemm_naive(trans_a, trans_b, m, n, k, alpha, &a[0, 0] if a.shape[0] * a.shape[1] else NULL,
-                                 a.strides[0] // 4, &b[0, 0] if b.shape[0] * b.shape[1] else NULL, b.strides[0] // 4, beta,
-                                 &c[0, 0] if m * n else NULL, c.strides[0] // 4)
+            st = fnn_sgemm_naive(trans_a, trans_b, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc)
         else:
-            st = fnn_sgemm(trans_a, trans_b, m, n, k, alpha, &a[0, 0] if a.shape[0] * a.shape[1] else NULL,
-                           a.strides[0] // 4, &b[0, 0] if b.shape[0] * b.shape[1] else NULL, b.strides[0] // 4, beta,
-                           &c[0, 0] if m * n else NULL, c.strides[0] // 4, n_threads)
+            st = fnn_sgemm(trans_a, trans_b, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, n_threads)
+    else:
+        with nogil:
+            if naive:
+                st = fnn_sgemm_naive(trans_a, trans_b, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc)
+            else:
+                st = fnn_sgemm(trans_a, trans_b, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, n_threads)
     check_status(st, "gemm")

@@ -1,0 +1,128 @@
+"""Side-by-side SGEMM speed: fastnn vs numpy's BLAS, GFLOP/s and the ratio, on 1 and 2 threads.
+
+    python bench/gemm_table.py            # squares 64..2048 and the neural-network shapes of issue #2
+    python bench/gemm_table.py --quick    # a few shapes, a few seconds
+
+Shapes are written M x K x N: C (M, N) = A (M, K) @ B (K, N).  "A^T" rows store A as (K, M) and multiply
+A.T (trans_a=True for fastnn, a.T @ b for numpy); "B^T" rows store B as (N, K) (a Dense layer's forward pass).
+Timings are the best of several samples, each a loop long enough to last ~10 ms; threads are pinned equal for
+both libraries (fastnn.set_num_threads, threadpoolctl for numpy's BLAS).
+"""
+import argparse
+import platform
+import time
+
+import numpy as np
+
+import fastnn
+from fastnn import ops
+
+try:
+    from threadpoolctl import threadpool_limits
+except ImportError:  # pragma: no cover
+    threadpool_limits = None
+
+SQUARES = [64, 128, 256, 512, 1024, 2048]
+# (M, K, N, trans_a, trans_b)
+NN_SHAPES = [
+    (32, 54, 100, False, False), (256, 54, 100, False, False), (54, 32, 100, True, False),
+    (10, 784, 100, False, False), (128, 784, 100, False, False), (784, 128, 100, True, False),
+    (128, 100, 10, False, False), (128, 784, 1024, False, False), (128, 1024, 1024, False, False),
+    (1024, 784, 1024, False, False), (36864, 25, 20, False, False), (4096, 500, 40, False, False),
+]
+EXTRA_SHAPES = [(128, 784, 100, False, True), (128, 1024, 1024, False, True), (256, 100, 784, True, False)]
+QUICK = [(256, 256, 256, False, False), (1024, 1024, 1024, False, False), (32, 54, 100, False, False),
+         (128, 784, 100, False, False), (784, 128, 100, True, False), (36864, 25, 20, False, False)]
+
+
+def label(m, k, n, ta, tb):
+    return f"{m}x{k}x{n}" + (" A^T" if ta else "") + (" B^T" if tb else "")
+
+
+def _reps(fn, min_time):
+    fn()
+    t0 = time.perf_counter()
+    fn()
+    once = max(time.perf_counter() - t0, 1e-7)
+    return max(1, int(min_time / once))
+
+
+def _sample(fn, reps):
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        fn()
+    return (time.perf_counter() - t0) / reps
+
+
+def measure(shape, threads, min_time, samples, rng):
+    """Best-of-`samples` seconds per call for fastnn and numpy, samples interleaved so both see the same noise."""
+    m, k, n, ta, tb = shape
+    a = rng.standard_normal((k, m) if ta else (m, k)).astype(np.float32)
+    b = rng.standard_normal((n, k) if tb else (k, n)).astype(np.float32)
+    c = np.empty((m, n), np.float32)
+    an, bn = (a.T if ta else a), (b.T if tb else b)
+    fastnn.set_num_threads(threads)
+
+    def f_fast():
+        ops.gemm(a, b, c, trans_a=ta, trans_b=tb)
+
+    def f_numpy():
+        np.matmul(an, bn, out=c)
+
+    limits = threadpool_limits(limits=threads, user_api="blas") if threadpool_limits else None
+    try:
+        rf, rn = _reps(f_fast, min_time), _reps(f_numpy, min_time)
+        t_f = t_n = float("inf")
+        for _ in range(samples):
+            t_f = min(t_f, _sample(f_fast, rf))
+            t_n = min(t_n, _sample(f_numpy, rn))
+    finally:
+        if limits is not None:
+            limits.restore_original_limits()
+    flops = 2.0 * m * n * k
+    return flops / t_f / 1e9, flops / t_n / 1e9
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="a few shapes, a few seconds")
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="thread counts (default 1 2)")
+    ap.add_argument("--samples", type=int, default=None, help="samples per measurement (best is kept)")
+    args = ap.parse_args(argv)
+    if args.quick:
+        shapes, min_time, samples = QUICK, 0.01, args.samples or 3
+    else:
+        shapes = [(s, s, s, False, False) for s in SQUARES] + NN_SHAPES + EXTRA_SHAPES
+        min_time, samples = 0.02, args.samples or 7
+    rng = np.random.default_rng(0)
+    old = fastnn._config._num_threads
+    print(f"# {cpu_model()}; fastnn {fastnn.__version__} isa={fastnn.get_isa()}; numpy {np.__version__}")
+    hdr = f"{'shape (M x K x N)':<22}" + "".join(
+        f" | {'fastnn':>7} {'numpy':>7} {'ratio':>5} ({t}t)" for t in args.threads)
+    print(hdr)
+    print("-" * len(hdr))
+    try:
+        for shape in shapes:
+            row = f"{label(*shape):<22}"
+            for t in args.threads:
+                f, n = measure(shape, t, min_time, samples, rng)
+                row += f" | {f:7.1f} {n:7.1f} {f / n:5.2f}     "
+            print(row, flush=True)
+    finally:
+        fastnn.set_num_threads(old)
+    print("(GFLOP/s, best of %d samples; ratio = fastnn / numpy)" % samples)
+
+
+if __name__ == "__main__":
+    main()
