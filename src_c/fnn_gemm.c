@@ -25,7 +25,7 @@
 /* Tuning (measured on the 2-core development machine, see bench/RESULTS.md). */
 #define GEMM_PAR_MIN_FLOPS 2.0e6   /* below this a call runs on the calling thread, no parallel region */
 #define GEMM_B_DIRECT_MAX_M 16     /* M <= this and B row-major: read B in place instead of packing it */
-#define GEMM_A_DIRECT_MAX_N 48     /* N <= this: read A in place instead of packing it */
+#define GEMM_A_DIRECT_MAX_N 64     /* N <= this: read A in place instead of packing it */
 
 /* Per-thread scratch for the packed B block, grown on demand and kept (no malloc per call once warm). */
 static FNN_TLS float *tl_buf = NULL;
