@@ -123,6 +123,10 @@ class Sequential:
         """The parameter arrays (views into ``model.params``), in layer order."""
         return [p for layer in self.layers for p in layer.parameters()]
 
+    def named_parameters(self):
+        """``[("<layer index>.<name>", array view), ...]`` in layer order (PyTorch's naming)."""
+        return [(f"{i}.{name}", v) for i, layer in enumerate(self.layers) for name, v in layer._values.items()]
+
     def n_params(self):
         return int(self.params.shape[0])
 
@@ -154,12 +158,16 @@ class Sequential:
             specs.extend(layer.plan_spec(off))
         return specs
 
-    def compile(self, loss="cross_entropy", optimizer="sgd"):
+    def compile(self, loss="cross_entropy", optimizer="sgd", clip_norm=None, clip_value=None):
         """Choose the loss (a name or ``fastnn.losses.Loss``) and the optimizer (a name or
-        ``fastnn.optim.Optimizer``), and compile the C plan."""
+        ``fastnn.optim.Optimizer``; its parameter groups are resolved against this model), and compile the C
+        plan.  ``clip_norm``: rescale each batch's gradient to global L2 norm <= clip_norm;
+        ``clip_value``: clamp each gradient element to [-clip_value, clip_value] (both before the update)."""
         self.loss = _losses.get(loss)
         self.optimizer = _optim.get(optimizer)
-        self.optimizer.bind(self.n_params())
+        self.optimizer.bind(self.params)
+        self.clip_norm = _optional_positive("clip_norm", clip_norm)
+        self.clip_value = _optional_positive("clip_value", clip_value)
         self._plan = _core.Plan(self._plan_specs(), self.in_dim, self.params, self.grads, self.loss.name,
                                 self.loss.delta, self.seed)
         return self
@@ -250,7 +258,8 @@ class Sequential:
             order = _core.shuffle(n, self.seed, epoch) if shuffle else None
             try:
                 loss_sum, correct, seen, opt.step_count = self._plan.train(
-                    X, target, labels, order, opt.spec(), opt.state, opt.step_count, batch_size, 0, n_batches,
+                    X, target, labels, order, opt.group_specs(), opt._ranges, opt.state, opt.scalars,
+                    opt.step_count, None, self.clip_norm, self.clip_value, batch_size, 0, n_batches,
                     get_num_threads())
             except FloatingPointError as exc:
                 raise FloatingPointError(f"epoch {epoch + 1}: {exc}") from None
@@ -339,6 +348,15 @@ class Sequential:
     def __repr__(self):
         inner = ",\n  ".join(repr(layer) for layer in self.layers)
         return f"Sequential([\n  {inner}\n], seed={self.seed})"
+
+
+def _optional_positive(name, v):
+    if v is None:
+        return 0.0
+    v = float(v)
+    if not np.isfinite(v) or v <= 0:
+        raise ValueError(f"{name} must be None or a finite number > 0, got {v!r}")
+    return v
 
 
 def _format_epoch(epoch, total, logs):

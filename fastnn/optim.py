@@ -1,11 +1,17 @@
-"""Optimizers.  Each one is a single fused C pass over the model's flat parameter, gradient and state buffers.
+"""Optimizers.  Each step is one fused C pass per parameter range over the model's flat parameter, gradient and
+state buffers, inside the C training loop (no Python per batch).
 
-Defaults and update rules follow PyTorch (``torch.optim``)."""
+Defaults and update rules follow PyTorch (``torch.optim``).  Parameter groups work as in PyTorch: pass
+``params`` as a list of dicts, each with ``"params"`` (arrays that are views into the model's parameters, e.g.
+``layer.weight``) and any hyper-parameter to override for that group; parameters in no group are frozen.
+With ``params=None`` (the usual Keras-like use) every parameter of the model given to ``compile`` is in one
+group.  ``fastnn.optim.param_groups(model, no_decay=("bias",))`` builds the common two-group split."""
 import numpy as np
 
+from ._config import get_num_threads
 from ._ext import _core
 
-__all__ = ["Optimizer", "SGD"]
+__all__ = ["Optimizer", "SGD", "param_groups", "get"]
 
 
 def _nonneg(name, v):
@@ -15,53 +21,156 @@ def _nonneg(name, v):
     return v
 
 
+def _positive(name, v):
+    v = float(v)
+    if not np.isfinite(v) or v <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
+    return v
+
+
 class Optimizer:
-    """Base class.  An optimizer is bound to one model by ``model.compile``; its state lives in one flat
-    float32 buffer (``self.state``) next to the model's parameters and is updated in C."""
+    """Base class.  Subclasses set ``kind`` (the C kernel's name) and validate their hyper-parameters into
+    ``self.defaults`` (which must include ``lr``).
+
+    After ``bind`` (done by ``model.compile``): ``param_groups`` (list of dicts with ``params`` and every
+    hyper-parameter), ``state`` (float32 (slots, n_params): slot k of parameter i at ``state[k, i]``),
+    ``scalars`` (float64 (n_groups, 4), per-group running scalars), ``step_count`` (updates done)."""
 
     kind = None
 
-    def __init__(self, lr):
-        lr = float(lr)
-        if not np.isfinite(lr) or lr <= 0:
-            raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
-        self.lr = lr
+    def __init__(self, params=None, **defaults):
+        if "lr" not in defaults:
+            raise TypeError(f"{type(self).__name__}: lr is required")
+        defaults["lr"] = _positive("lr", defaults["lr"])
+        self.defaults = defaults
+        self._params_arg = params
+        self.param_groups = []
         self.state = None
+        self.scalars = None
         self.step_count = 0
+        self._ranges = np.zeros((0, 3), dtype=np.int64)
+        self._n_params = None
+
+    # -- hyper-parameters ----------------------------------------------------------------------------------
+    @property
+    def lr(self):
+        """The learning rate of the first group (setting it sets every group's)."""
+        return self.param_groups[0]["lr"] if self.param_groups else self.defaults["lr"]
+
+    @lr.setter
+    def lr(self, value):
+        value = _positive("lr", value)
+        self.defaults["lr"] = value
+        for g in self.param_groups:
+            g["lr"] = value
+
+    def group_specs(self):
+        """One dict per group with the C kernel's fields."""
+        return [dict({k: v for k, v in g.items() if k != "params"}, kind=self.kind) for g in self.param_groups]
 
     def spec(self):
-        """The hyper-parameters as the C update reads them."""
-        raise NotImplementedError
+        return dict(self.defaults, kind=self.kind)
 
-    def bind(self, n_params):
-        """Allocate the state for a model with n_params parameters (zeroed: a fresh start)."""
-        self.state = np.zeros(_core.optim_state_size(self.spec(), n_params), dtype=np.float32)
+    # -- binding to a flat buffer --------------------------------------------------------------------------
+    def bind(self, flat_params):
+        """Resolve the groups into ranges of ``flat_params`` (float32 1-D) and allocate fresh state."""
+        flat = flat_params
+        base, n = flat.__array_interface__["data"][0], flat.shape[0]
+        groups = self._params_arg
+        if groups is None:
+            groups = [{"params": [flat]}]
+        elif isinstance(groups, np.ndarray) or (isinstance(groups, (list, tuple)) and groups
+                                                 and not isinstance(groups[0], dict)):
+            groups = [{"params": list(groups) if not isinstance(groups, np.ndarray) else [groups]}]
+        elif not isinstance(groups, (list, tuple)) or not groups:
+            raise ValueError("params must be None, a list of parameter arrays, or a list of group dicts")
+        self.param_groups, ranges, seen = [], [], np.zeros(n, dtype=bool)
+        for gi, g in enumerate(groups):
+            if "params" not in g:
+                raise ValueError(f"parameter group {gi} has no 'params'")
+            unknown = set(g) - set(self.defaults) - {"params"}
+            if unknown:
+                raise ValueError(f"parameter group {gi}: unknown options {sorted(unknown)} for "
+                                 f"{type(self).__name__} (valid: {sorted(self.defaults)})")
+            opts = dict(self.defaults)
+            opts.update({k: v for k, v in g.items() if k != "params"})
+            self._validate_group(opts)
+            arrays = g["params"] if isinstance(g["params"], (list, tuple)) else [g["params"]]
+            for a in arrays:
+                if not isinstance(a, np.ndarray) or a.dtype != np.float32 or not a.flags.c_contiguous:
+                    raise ValueError(f"parameter group {gi}: every param must be a float32 view into the model's "
+                                     f"parameters (e.g. layer.weight), got {type(a).__name__}")
+                off = (a.__array_interface__["data"][0] - base) // 4
+                if off < 0 or off + a.size > n or not np.shares_memory(a, flat):
+                    raise ValueError(f"parameter group {gi}: an array of shape {a.shape} is not part of the "
+                                     "model's parameters")
+                if seen[off:off + a.size].any():
+                    raise ValueError(f"parameter group {gi}: a parameter appears in more than one group")
+                seen[off:off + a.size] = True
+                ranges.append((off, a.size, gi))
+            self.param_groups.append(dict(opts, params=list(arrays)))
+        self._ranges = np.array(sorted(ranges, key=lambda r: (r[2], r[0])), dtype=np.int64).reshape(-1, 3)
+        self._n_params = n
+        slots = max(_core.optim_slots(s) for s in self.group_specs())
+        self.state = np.zeros((slots, n), dtype=np.float32)
+        for gi, s in enumerate(self.group_specs()):
+            if _core.optim_slots(s):
+                sub = np.zeros((_core.optim_slots(s), n), dtype=np.float32)
+                _core.optim_init_state(s, sub)
+                for off, ln, g in self._ranges:
+                    if g == gi:
+                        self.state[:sub.shape[0], off:off + ln] = sub[:, off:off + ln]
+        self.scalars = np.zeros((len(self.param_groups), 4), dtype=np.float64)
         self.step_count = 0
+        return self
 
-    def step(self, params, grads, n_threads=1):
-        """One update of the flat buffers (for custom training loops)."""
-        if self.state is None:
-            self.bind(params.shape[0])
+    def _validate_group(self, opts):
+        """Check one group's merged options (subclasses extend)."""
+        _positive("lr", opts["lr"])
+
+    # -- stepping from Python (custom loops) ---------------------------------------------------------------
+    def step(self, params, grads, lr_scale=1.0):
+        """One update of the flat buffers ``params`` / ``grads`` (float32 1-D): binds on first use."""
+        if self.state is None or self._n_params != params.shape[0]:
+            self.bind(params)
         self.step_count += 1
-        _core.optim_update(self.spec(), params, grads, self.state, self.step_count, n_threads)
+        specs = self.group_specs()
+        done = set()
+        for off, ln, g in self._ranges:
+            _core.optim_update(specs[g], params, grads, self.state, self.scalars[g], self.step_count,
+                               specs[g]["lr"] * lr_scale, int(off), int(ln), g not in done, get_num_threads())
+            done.add(g)
 
+    # -- persistence ---------------------------------------------------------------------------------------
     def state_dict(self):
-        return {"spec": self.spec(), "step_count": self.step_count,
-                "state": None if self.state is None else self.state.copy()}
+        """Hyper-parameters per group, ranges, state buffers and step count (arrays copied)."""
+        return {"kind": self.kind, "defaults": dict(self.defaults),
+                "groups": [{k: v for k, v in g.items() if k != "params"} for g in self.param_groups],
+                "ranges": self._ranges.copy(), "step_count": self.step_count,
+                "state": None if self.state is None else self.state.copy(),
+                "scalars": None if self.scalars is None else self.scalars.copy()}
 
     def load_state_dict(self, d):
-        spec = d["spec"]
-        if spec.get("kind") != self.kind:
-            raise ValueError(f"optimizer state is for {spec.get('kind')!r}, not {self.kind!r}")
-        for k, v in spec.items():
-            if k != "kind":
-                setattr(self, k, v)
-        st = d["state"]
-        self.state = None if st is None else np.array(st, dtype=np.float32)
+        """Restore what ``state_dict`` returned, onto an optimizer bound to the same model layout."""
+        if d.get("kind") != self.kind:
+            raise ValueError(f"optimizer state is for {d.get('kind')!r}, not {self.kind!r}")
+        if self.state is None:
+            raise RuntimeError("load_state_dict: bind the optimizer first (model.compile)")
+        ranges = np.asarray(d["ranges"], dtype=np.int64).reshape(-1, 3)
+        if not np.array_equal(ranges, self._ranges) or len(d["groups"]) != len(self.param_groups):
+            raise ValueError("optimizer state was saved for a different parameter layout or grouping")
+        st = np.asarray(d["state"], dtype=np.float32)
+        if st.shape != self.state.shape:
+            raise ValueError(f"optimizer state has shape {st.shape}, expected {self.state.shape}")
+        self.state[...] = st
+        self.scalars[...] = np.asarray(d["scalars"], dtype=np.float64)
         self.step_count = int(d["step_count"])
+        self.defaults.update(d["defaults"])
+        for g, saved in zip(self.param_groups, d["groups"]):
+            g.update(saved)
 
     def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.spec().items() if k != "kind")
+        args = ", ".join(f"{k}={v!r}" for k, v in self.defaults.items())
         return f"{type(self).__name__}({args})"
 
 
@@ -70,24 +179,34 @@ class SGD(Optimizer):
 
     ``g = grad + weight_decay * p``; with momentum ``buf = g`` on the first step, then
     ``buf = momentum * buf + (1 - dampening) * g``; ``g = g + momentum * buf`` (Nesterov) or ``g = buf``;
-    ``p -= lr * g``.  Defaults as PyTorch: lr=0.01 (PyTorch requires it; 0.01 is the classic value),
-    momentum=0, dampening=0, weight_decay=0, nesterov=False.  Nesterov needs momentum > 0 and dampening 0.
+    ``p -= lr * g``.  Defaults: lr=0.01 (the classic value; PyTorch requires it), momentum=0, dampening=0,
+    weight_decay=0, nesterov=False.  Nesterov needs momentum > 0 and dampening 0.
     """
 
     kind = "sgd"
 
-    def __init__(self, lr=0.01, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
-        super().__init__(lr)
-        self.momentum = _nonneg("momentum", momentum)
-        self.dampening = _nonneg("dampening", dampening)
-        self.weight_decay = _nonneg("weight_decay", weight_decay)
-        self.nesterov = bool(nesterov)
-        if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
+    def __init__(self, params=None, lr=0.01, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
+        super().__init__(params, lr=lr, momentum=_nonneg("momentum", momentum),
+                         dampening=_nonneg("dampening", dampening),
+                         weight_decay=_nonneg("weight_decay", weight_decay), nesterov=bool(nesterov))
+        self._validate_group(self.defaults)
+
+    def _validate_group(self, o):
+        super()._validate_group(o)
+        if o["nesterov"] and (o["momentum"] <= 0 or o["dampening"] != 0):
             raise ValueError("Nesterov momentum requires momentum > 0 and dampening = 0")
 
-    def spec(self):
-        return {"kind": self.kind, "lr": self.lr, "momentum": self.momentum, "dampening": self.dampening,
-                "weight_decay": self.weight_decay, "nesterov": self.nesterov}
+
+def param_groups(model, no_decay=("bias",), weight_decay=None):
+    """Two groups: parameters whose name ends with one of ``no_decay`` get weight_decay 0, the rest keep the
+    optimizer's (or ``weight_decay`` when given)."""
+    decay, plain = [], []
+    for name, p in model.named_parameters():
+        (plain if name.split(".")[-1] in no_decay else decay).append(p)
+    groups = [{"params": decay}] if weight_decay is None else [{"params": decay, "weight_decay": weight_decay}]
+    if plain:
+        groups.append({"params": plain, "weight_decay": 0.0})
+    return [g for g in groups if g["params"]]
 
 
 _BY_NAME = {"sgd": SGD}

@@ -8,9 +8,16 @@
 #include "fnn_act.h"
 #include "fnn_optim.h"
 
-enum { FNN_LAYER_LINEAR = 0, FNN_LAYER_ACT = 1, FNN_LAYER_COUNT = 2 };
+enum { FNN_LAYER_LINEAR = 0, FNN_LAYER_ACT = 1, FNN_LAYER_DROPOUT = 2, FNN_LAYER_COUNT = 3 };
 
-/* One layer of the plan.  Features flow in_dim -> out_dim (equal for ACT). */
+/* DROPOUT variants (all are the identity in evaluation). */
+enum {
+    FNN_DROP_STANDARD = 0, /* inverted dropout: keep with probability 1 - rate, scale kept units by 1/(1-rate) */
+    FNN_DROP_ALPHA = 1,    /* alpha dropout for SELU networks (keeps mean and variance) */
+    FNN_DROP_GAUSSIAN = 2  /* additive Gaussian noise with standard deviation `rate` */
+};
+
+/* One layer of the plan.  Features flow in_dim -> out_dim (equal except for LINEAR). */
 typedef struct {
     int kind;
     ptrdiff_t in_dim, out_dim;
@@ -18,6 +25,13 @@ typedef struct {
     ptrdiff_t b_off;      /* LINEAR: bias (out_dim) at params + b_off, or -1 without bias */
     ptrdiff_t slope_off;  /* ACT/PRELU: slopes (act.n_slope) at params + slope_off, else -1 */
     fnn_act_desc act;     /* ACT: the activation */
+    float l1, l2;         /* LINEAR: penalties l1 * sum|W| + l2 * sum W^2 added to the loss and gradient */
+    float max_norm;       /* LINEAR: > 0: after each update every row (a unit's incoming weights) is scaled to
+                             L2 norm <= max_norm */
+    float drop_connect;   /* LINEAR: > 0: in training each weight is dropped with this probability per batch
+                             (kept ones scaled by 1/(1-p)) */
+    int variant;          /* DROPOUT: FNN_DROP_* */
+    float rate;           /* DROPOUT: drop probability (standard, alpha) or noise std (gaussian) */
 } fnn_layer_desc;
 
 /* A network with its loss.  params/grads are the model's flat buffers (n_params floats each). */
@@ -35,6 +49,27 @@ typedef struct {
 /* Checks a plan's descriptors (dimensions chain, offsets inside the buffers, known kinds). */
 int fnn_plan_check(const fnn_plan *plan);
 
+/* A contiguous range of parameters updated with one group's hyper-parameters. */
+typedef struct {
+    ptrdiff_t off, len;
+    int group;
+} fnn_param_range;
+
+/* The optimizer as the training loop drives it. */
+typedef struct {
+    int n_groups;
+    const fnn_optim_desc *groups;   /* per group: kind and hyper-parameters (groups[g].lr the base rate) */
+    fnn_optim_scalars *scalars;     /* per group running scalars (updated) */
+    int n_ranges;
+    const fnn_param_range *ranges;  /* sorted by group; parameters in no range are frozen */
+    float *state;                   /* slots x n_params (slot stride n_params) */
+    int64_t step;                   /* updates done so far (incremented per batch) */
+    const float *lr_scale;          /* per batch of the call (batch_hi - batch_lo values): multiplies every
+                                       group's lr; NULL means 1 */
+    float clip_norm;                /* > 0: rescale the gradient to global L2 norm <= clip_norm */
+    float clip_value;               /* > 0: clamp every gradient element to [-clip_value, clip_value] */
+} fnn_optimizer;
+
 /* Running figures of one training call. */
 typedef struct {
     double loss_sum;      /* sum over batches of (batch mean loss * batch rows) */
@@ -48,13 +83,17 @@ void fnn_shuffle(int64_t *order, ptrdiff_t n, uint64_t seed, uint64_t epoch);
 
 /* Trains on batches [batch_lo, batch_hi) of the epoch: batch b holds rows order[b*batch .. min(N, (b+1)*batch))
    of x (N, in_dim) with targets (N, out_dim) float or labels (N) int32 (one of them, per the loss).
-   After each batch's backward the optimizer updates params in place (state: opt_state; *step is the number of
-   updates so far and is incremented).  Stops with FNN_ERR_NONFINITE (stats->bad_batch set) when a batch's loss
-   is NaN/Inf, before updating with it. */
-int fnn_plan_train(fnn_train_stats *stats, float *opt_state, int64_t *step, const fnn_plan *plan,
-                   const fnn_optim_desc *opt, const float *x, const float *target, const int32_t *labels,
-                   const int64_t *order, ptrdiff_t n, ptrdiff_t batch, ptrdiff_t batch_lo, ptrdiff_t batch_hi,
-                   int n_threads);
+   After each batch's backward: clipping, then the optimizer's update of every range, then max-norm.
+   Stops with FNN_ERR_NONFINITE (stats->bad_batch set) when a batch's loss is NaN/Inf, before updating. */
+int fnn_plan_train(fnn_train_stats *stats, fnn_optimizer *opt, const fnn_plan *plan, const float *x,
+                   const float *target, const int32_t *labels, const int64_t *order, ptrdiff_t n, ptrdiff_t batch,
+                   ptrdiff_t batch_lo, ptrdiff_t batch_hi, int n_threads);
+
+/* The L1/L2 penalty of the current parameters (sum over LINEAR layers). */
+double fnn_plan_penalty(const fnn_plan *plan);
+
+/* Global L2 norm of g (n), summed in fixed chunks in a fixed order (identical for any n_threads). */
+double fnn_global_norm(const float *g, ptrdiff_t n, int n_threads);
 
 // out (N, out_dim) = net(x (N, in_dim)) in evaluation mode, `batch` rows at a time.  Thread-safe.
 int fnn_plan_forward(float *out, const fnn_plan *plan, const float *x, ptrdiff_t n, ptrdiff_t batch,

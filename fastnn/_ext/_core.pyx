@@ -3,4 +3,5 @@
 include "_common.pxi"
 include "_gemm.pxi"
 include "_act.pxi"
+include "_optim.pxi"
 include "_engine.pxi"

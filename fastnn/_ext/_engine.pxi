@@ -3,55 +3,20 @@ from libc.stdlib cimport malloc, free
 from libc.string cimport memset
 from libc.stdint cimport int32_t, int64_t, uint64_t
 from fnn_act cimport *
-from fnn_optim cimport *
 from fnn_engine cimport *
 
 import numpy as _np
 
-LAYER_KINDS = {"linear": FNN_LAYER_LINEAR, "act": FNN_LAYER_ACT}
-OPTIM_KINDS = {"sgd": FNN_OPT_SGD}
+LAYER_KINDS = {"linear": FNN_LAYER_LINEAR, "act": FNN_LAYER_ACT, "dropout": FNN_LAYER_DROPOUT}
+DROPOUT_VARIANTS = {"standard": FNN_DROP_STANDARD, "alpha": FNN_DROP_ALPHA, "gaussian": FNN_DROP_GAUSSIAN}
 
 
-cdef int _fill_optim(fnn_optim_desc *o, dict spec) except -1:
-    memset(o, 0, sizeof(fnn_optim_desc))
-    kind = spec["kind"]
-    if kind not in OPTIM_KINDS:
-        raise ValueError(f"unknown optimizer kind {kind!r}; expected one of {sorted(OPTIM_KINDS)}")
-    o.kind = OPTIM_KINDS[kind]
-    o.lr = spec.get("lr", 0.0)
-    o.momentum = spec.get("momentum", 0.0)
-    o.dampening = spec.get("dampening", 0.0)
-    o.weight_decay = spec.get("weight_decay", 0.0)
-    o.nesterov = bool(spec.get("nesterov", False))
-    return 0
-
-
-def optim_state_size(dict spec, Py_ssize_t n_params):
-    """Floats of optimizer state needed for n_params parameters."""
-    cdef fnn_optim_desc o
-    _fill_optim(&o, spec)
-    return fnn_optim_state_per_param(&o) * n_params
-
-
-def optim_update(dict spec, float[::1] params, float[::1] grads, state, int64_t step, int n_threads=1):
-    """One optimizer step over flat buffers (state may be None when the optimizer keeps none)."""
-    cdef fnn_optim_desc o
-    cdef float[::1] s
-    cdef float *sp = NULL
-    _fill_optim(&o, spec)
-    if grads.shape[0] != params.shape[0]:
-        raise ValueError(f"optim_update: grads has {grads.shape[0]} elements, params {params.shape[0]}")
-    if fnn_optim_state_per_param(&o) > 0:
-        s = state
-        if s.shape[0] != fnn_optim_state_per_param(&o) * params.shape[0]:
-            raise ValueError(f"optim_update: state has {s.shape[0]} elements, expected "
-                             f"{fnn_optim_state_per_param(&o) * params.shape[0]}")
-        sp = &s[0] if s.shape[0] else NULL
-    cdef int st
+def global_norm(const float[::1] g, int n_threads=1):
+    """L2 norm of a flat float32 buffer, summed in fixed chunks (identical for any thread count)."""
+    cdef double r
     with nogil:
-        st = fnn_optim_update(&params[0] if params.shape[0] else NULL, sp,
-                              &grads[0] if grads.shape[0] else NULL, &o, step, params.shape[0], n_threads)
-    check_status(st, "optimizer update")
+        r = fnn_global_norm(&g[0] if g.shape[0] else NULL, g.shape[0], n_threads)
+    return r
 
 
 def shuffle(Py_ssize_t n, uint64_t seed, uint64_t epoch):
@@ -100,6 +65,12 @@ cdef class Plan:
             d.w_off = spec.get("w_off", -1)
             d.b_off = spec.get("b_off", -1)
             d.slope_off = spec.get("slope_off", -1)
+            d.l1 = spec.get("l1", 0.0)
+            d.l2 = spec.get("l2", 0.0)
+            d.max_norm = spec.get("max_norm", 0.0)
+            d.drop_connect = spec.get("drop_connect", 0.0)
+            d.rate = spec.get("rate", 0.0)
+            d.variant = DROPOUT_VARIANTS[spec.get("variant", "standard")]
             if d.kind == FNN_LAYER_ACT:
                 name = spec["act"]
                 if name not in ACT_KINDS:
@@ -152,41 +123,82 @@ cdef class Plan:
             raise ValueError("either targets or labels are required")
         return 0
 
-    def train(self, const float[:, ::1] x, target, labels, order, dict optim, opt_state, int64_t step,
+    def train(self, const float[:, ::1] x, target, labels, order, list groups, const int64_t[:, ::1] ranges,
+              state, double[:, ::1] scalars, int64_t step, lr_scale, float clip_norm, float clip_value,
               Py_ssize_t batch, Py_ssize_t batch_lo, Py_ssize_t batch_hi, int n_threads):
-        """Train on batches [batch_lo, batch_hi) of the epoch; returns (loss_sum, correct, seen, step)."""
+        """Train on batches [batch_lo, batch_hi) of the epoch.  groups: one optimizer spec dict per group;
+        ranges (R, 3) int64 (offset, length, group); state float32 (slots, n_params) (may have 0 slots);
+        scalars float64 (G, 4); lr_scale: float32 (batch_hi - batch_lo,) multipliers or None.
+        Returns (loss_sum, correct, seen, step)."""
         cdef fnn_train_stats stats
-        cdef fnn_optim_desc o
+        cdef fnn_optimizer opt
         cdef const float *tp
         cdef const int32_t *lp
         cdef int64_t[::1] ordv
         cdef const int64_t *op = NULL
-        cdef float[::1] sv
-        cdef float *sp = NULL
-        cdef Py_ssize_t n = x.shape[0]
+        cdef float[:, ::1] sv = state
+        cdef float[::1] lrv
+        cdef Py_ssize_t n = x.shape[0], G = len(groups), R = ranges.shape[0], i
         cdef int st
+        cdef fnn_optim_desc *descs = NULL
+        cdef fnn_param_range *rng = NULL
         if x.shape[1] != self.in_dim:
             raise ValueError(f"X has {x.shape[1]} features, the network expects {self.in_dim}")
         self._targets(n, target, labels, &tp, &lp)
-        _fill_optim(&o, optim)
         if order is not None:
             ordv = order
             if ordv.shape[0] != n:
                 raise ValueError(f"order has {ordv.shape[0]} entries, expected {n}")
             op = &ordv[0]
-        if fnn_optim_state_per_param(&o) > 0:
-            sv = opt_state
-            if sv.shape[0] != fnn_optim_state_per_param(&o) * self.plan.n_params:
-                raise ValueError("optimizer state has the wrong size for this model")
-            sp = &sv[0]
-        with nogil:
-            st = fnn_plan_train(&stats, sp, &step, &self.plan, &o, &x[0, 0], tp, lp, op, n, batch, batch_lo,
-                                batch_hi, n_threads)
+        if G < 1 or scalars.shape[0] != G or scalars.shape[1] != 4:
+            raise ValueError(f"need >= 1 optimizer group and scalars of shape ({G}, 4)")
+        if ranges.shape[1] != 3:
+            raise ValueError("ranges must have shape (R, 3)")
+        if sv.shape[0] > 0 and sv.shape[1] != self.plan.n_params:
+            raise ValueError(f"optimizer state has {sv.shape[1]} columns, the model {self.plan.n_params} params")
+        memset(&opt, 0, sizeof(opt))
+        if lr_scale is not None:
+            lrv = lr_scale
+            if lrv.shape[0] != batch_hi - batch_lo:
+                raise ValueError(f"lr_scale has {lrv.shape[0]} values for {batch_hi - batch_lo} batches")
+            opt.lr_scale = &lrv[0] if lrv.shape[0] else NULL
+        descs = <fnn_optim_desc *>malloc(G * sizeof(fnn_optim_desc))
+        rng = <fnn_param_range *>malloc(max(R, 1) * sizeof(fnn_param_range))
+        try:
+            if descs == NULL or rng == NULL:
+                raise MemoryError()
+            for i in range(G):
+                fill_optim(&descs[i], groups[i])
+            for i in range(R):
+                rng[i].off = ranges[i, 0]
+                rng[i].len = ranges[i, 1]
+                rng[i].group = <int>ranges[i, 2]
+                if fnn_optim_state_per_param(&descs[rng[i].group]) > sv.shape[0]:
+                    raise ValueError("optimizer state has too few slots for its groups")
+            opt.n_groups = <int>G
+            opt.groups = descs
+            opt.scalars = <fnn_optim_scalars *>&scalars[0, 0]
+            opt.n_ranges = <int>R
+            opt.ranges = rng
+            opt.state = &sv[0, 0] if sv.shape[0] > 0 else NULL
+            opt.step = step
+            opt.clip_norm = clip_norm
+            opt.clip_value = clip_value
+            with nogil:
+                st = fnn_plan_train(&stats, &opt, &self.plan, &x[0, 0], tp, lp, op, n, batch, batch_lo,
+                                    batch_hi, n_threads)
+        finally:
+            free(descs)
+            free(rng)
         if st == FNN_ERR_NONFINITE:
             raise FloatingPointError(f"the training loss became NaN or Inf at batch {stats.bad_batch}; "
                                      "lower the learning rate or check the inputs")
         check_status(st, "train")
-        return stats.loss_sum, stats.correct, stats.seen, step
+        return stats.loss_sum, stats.correct, stats.seen, opt.step
+
+    def penalty(self):
+        """The current L1/L2 penalty of the parameters."""
+        return fnn_plan_penalty(&self.plan)
 
     def forward(self, const float[:, ::1] x, Py_ssize_t batch, int n_threads):
         """Evaluation-mode outputs (N, out_dim)."""

@@ -1,13 +1,18 @@
 # Mirrors src_c/fnn_engine.h
 from libc.stdint cimport int32_t, int64_t, uint64_t
 from fnn_act cimport fnn_act_desc
-from fnn_optim cimport fnn_optim_desc
+from fnn_optim cimport fnn_optim_desc, fnn_optim_scalars
 
 cdef extern from "fnn_engine.h" nogil:
     enum:
         FNN_LAYER_LINEAR
         FNN_LAYER_ACT
+        FNN_LAYER_DROPOUT
         FNN_LAYER_COUNT
+    enum:
+        FNN_DROP_STANDARD
+        FNN_DROP_ALPHA
+        FNN_DROP_GAUSSIAN
     ctypedef struct fnn_layer_desc:
         int kind
         Py_ssize_t in_dim
@@ -16,6 +21,12 @@ cdef extern from "fnn_engine.h" nogil:
         Py_ssize_t b_off
         Py_ssize_t slope_off
         fnn_act_desc act
+        float l1
+        float l2
+        float max_norm
+        float drop_connect
+        int variant
+        float rate
     ctypedef struct fnn_plan:
         int n_layers
         const fnn_layer_desc *layers
@@ -27,6 +38,21 @@ cdef extern from "fnn_engine.h" nogil:
         int loss_kind
         float loss_delta
         uint64_t seed
+    ctypedef struct fnn_param_range:
+        Py_ssize_t off
+        Py_ssize_t len
+        int group
+    ctypedef struct fnn_optimizer:
+        int n_groups
+        const fnn_optim_desc *groups
+        fnn_optim_scalars *scalars
+        int n_ranges
+        const fnn_param_range *ranges
+        float *state
+        int64_t step
+        const float *lr_scale
+        float clip_norm
+        float clip_value
     ctypedef struct fnn_train_stats:
         double loss_sum
         int64_t correct
@@ -34,10 +60,11 @@ cdef extern from "fnn_engine.h" nogil:
         int64_t bad_batch
     int fnn_plan_check(const fnn_plan *plan)
     void fnn_shuffle(int64_t *order, Py_ssize_t n, uint64_t seed, uint64_t epoch)
-    int fnn_plan_train(fnn_train_stats *stats, float *opt_state, int64_t *step, const fnn_plan *plan,
-                       const fnn_optim_desc *opt, const float *x, const float *target, const int32_t *labels,
-                       const int64_t *order, Py_ssize_t n, Py_ssize_t batch, Py_ssize_t batch_lo,
-                       Py_ssize_t batch_hi, int n_threads)
+    int fnn_plan_train(fnn_train_stats *stats, fnn_optimizer *opt, const fnn_plan *plan, const float *x,
+                       const float *target, const int32_t *labels, const int64_t *order, Py_ssize_t n,
+                       Py_ssize_t batch, Py_ssize_t batch_lo, Py_ssize_t batch_hi, int n_threads)
+    double fnn_plan_penalty(const fnn_plan *plan)
+    double fnn_global_norm(const float *g, Py_ssize_t n, int n_threads)
     int fnn_plan_forward(float *out, const fnn_plan *plan, const float *x, Py_ssize_t n, Py_ssize_t batch,
                          int n_threads)
     int fnn_plan_evaluate(double *loss_sum, int64_t *correct, const fnn_plan *plan, const float *x,
