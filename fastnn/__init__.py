@@ -16,14 +16,15 @@ from . import _config as _cfg  # noqa: E402
 _cfg._init_from_env()
 
 from . import ops, init, losses, optim, datasets  # noqa: E402,F401
-from .layers import Layer, Linear, Dense  # noqa: E402
+from .layers import Layer, Linear, Dense, Dropout, AlphaDropout, GaussianNoise  # noqa: E402
 from .activations import (Activation, Identity, Sigmoid, Tanh, ReLU, LeakyReLU, PReLU, RReLU, ELU,  # noqa: E402
                           SELU, Softplus, Softsign, Softmax)
 from .losses import MSELoss, L1Loss, HuberLoss, BCEWithLogitsLoss, CrossEntropyLoss  # noqa: E402
 from .model import Sequential, History  # noqa: E402
 
 __all__ = ["__version__", "show_config", "config", "set_num_threads", "get_num_threads", "set_isa", "get_isa",
-           "ops", "init", "losses", "optim", "datasets", "Layer", "Linear", "Dense", "Activation", "Identity",
+           "ops", "init", "losses", "optim", "datasets", "Layer", "Linear", "Dense", "Dropout", "AlphaDropout",
+           "GaussianNoise", "Activation", "Identity",
            "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "PReLU", "RReLU", "ELU", "SELU", "Softplus", "Softsign",
            "Softmax", "MSELoss", "L1Loss", "HuberLoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "Sequential",
            "History"]

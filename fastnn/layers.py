@@ -5,7 +5,7 @@ import numpy as np
 
 from . import ops
 
-__all__ = ["Layer", "Linear", "Dense"]
+__all__ = ["Layer", "Linear", "Dense", "Dropout", "AlphaDropout", "GaussianNoise"]
 
 
 class Layer:
@@ -76,6 +76,18 @@ class Layer:
         return f"{type(self).__name__}({args})"
 
 
+def _check_float(name, v, lower, upper=None, strict=False):
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {v!r}") from None
+    ok = np.isfinite(v) and (v > lower if strict else v >= lower) and (upper is None or v < upper)
+    if not ok:
+        rng = f"{'>' if strict else '>='} {lower}" + (f" and < {upper}" if upper is not None else "")
+        raise ValueError(f"{name} must be a finite number {rng}, got {v!r}")
+    return v
+
+
 def _check_dim(name, v):
     if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
         raise ValueError(f"{name} must be a positive int, got {v!r}")
@@ -91,12 +103,23 @@ class Linear(Layer):
     suited to ``activation`` (He for the ReLU family, Xavier for tanh/sigmoid, LeCun for SELU); biases are
     then zero.  ``activation`` (a name or an activation layer) appends that activation: the shortcut for
     ``Linear(...), ReLU()``.
+
+    Regularisers (all off by default, all applied inside the C training loop):
+    ``l1``, ``l2``: penalty ``l1 * sum|W| + l2 * sum W^2`` on the weight (not the bias), added to the loss
+    and its gradient (Keras's kernel_regularizer convention); ``max_norm``: after every update each unit's
+    incoming weight vector (a row of W) is rescaled to L2 norm <= max_norm; ``drop_connect``: in training each
+    weight is dropped with this probability, independently per batch (kept weights scaled by 1/(1-p)).
     """
 
-    def __init__(self, in_features, out_features, bias=True, activation=None, init=None):
+    def __init__(self, in_features, out_features, bias=True, activation=None, init=None, l1=0.0, l2=0.0,
+                 max_norm=None, drop_connect=0.0):
         super().__init__()
         self.in_features = _check_dim("in_features", in_features)
         self.out_features = _check_dim("out_features", out_features)
+        self.l1 = _check_float("l1", l1, 0.0)
+        self.l2 = _check_float("l2", l2, 0.0)
+        self.max_norm = None if max_norm is None else _check_float("max_norm", max_norm, 0.0, strict=True)
+        self.drop_connect = _check_float("drop_connect", drop_connect, 0.0, upper=1.0)
         self.use_bias = bool(bias)
         self.activation = activation
         self.init = init
@@ -138,7 +161,8 @@ class Linear(Layer):
 
     def plan_spec(self, offsets):
         return [{"kind": "linear", "in_dim": self.in_features, "out_dim": self.out_features,
-                 "w_off": offsets["weight"], "b_off": offsets.get("bias", -1)}]
+                 "w_off": offsets["weight"], "b_off": offsets.get("bias", -1), "l1": self.l1, "l2": self.l2,
+                 "max_norm": self.max_norm or 0.0, "drop_connect": self.drop_connect}]
 
     def forward(self, x):
         """y (N, out) = x (N, in) @ weight.T + bias; keeps x for ``backward``."""
@@ -166,6 +190,9 @@ class Linear(Layer):
         c = {"in_features": self.in_features, "out_features": self.out_features, "bias": self.use_bias}
         if self.init is not None:
             c["init"] = self.init
+        for k, default in (("l1", 0.0), ("l2", 0.0), ("max_norm", None), ("drop_connect", 0.0)):
+            if getattr(self, k) != default:
+                c[k] = getattr(self, k)
         return c
 
 
@@ -180,3 +207,60 @@ def _as_batch(x, width, name):
         raise TypeError(f"{name} must be a real numeric array, got dtype {x.dtype}")
     return np.ascontiguousarray(x, dtype=np.float32)
 
+
+
+class _Noise(Layer):
+    """Base of the layers that are the identity in evaluation and random in training."""
+
+    variant = None
+
+    def __init__(self, rate):
+        super().__init__()
+        self.rate = rate
+
+    def plan_spec(self, offsets):
+        return [{"kind": "dropout", "variant": self.variant, "rate": self.rate, "in_dim": self.in_dim,
+                 "out_dim": self.out_dim}]
+
+
+class Dropout(_Noise):
+    """Inverted dropout: in training each element is zeroed with probability ``p`` and the kept ones are
+    scaled by 1/(1-p), so evaluation (identity) needs no rescaling.  Masks come from a counter-based generator
+    keyed by (model seed, layer, step, element): the same seed gives the same masks for any thread count.
+    Default p=0.5."""
+
+    variant = "standard"
+
+    def __init__(self, p=0.5):
+        super().__init__(_check_float("p", p, 0.0, upper=1.0))
+        self.p = self.rate
+
+    def config(self):
+        return {"p": self.p}
+
+
+class AlphaDropout(_Noise):
+    """Alpha dropout for SELU networks (Klambauer et al. 2017): dropped elements take SELU's negative
+    saturation value and an affine correction keeps zero mean and unit variance.  Default p=0.5."""
+
+    variant = "alpha"
+
+    def __init__(self, p=0.5):
+        super().__init__(_check_float("p", p, 0.0, upper=1.0))
+        self.p = self.rate
+
+    def config(self):
+        return {"p": self.p}
+
+
+class GaussianNoise(_Noise):
+    """Adds N(0, stddev^2) noise in training (identity in evaluation)."""
+
+    variant = "gaussian"
+
+    def __init__(self, stddev):
+        super().__init__(_check_float("stddev", stddev, 0.0))
+        self.stddev = self.rate
+
+    def config(self):
+        return {"stddev": self.stddev}

@@ -482,18 +482,18 @@ int fnn_plan_train(fnn_train_stats *stats, fnn_optimizer *opt, const fnn_plan *p
 }
 
 int fnn_plan_forward(float *out, const fnn_plan *p, const float *x, ptrdiff_t n, ptrdiff_t batch,
-                     int n_threads) {
+                     int training, int64_t step, int n_threads) {
     int st = fnn_plan_check(p);
     if (st) return st;
     if (n < 0 || batch < 1) return FNN_ERR_ARG;
     if (n == 0) return FNN_OK;
     workspace w;
-    st = ws_alloc(&w, p, batch < n ? batch : n, 0, 0);
+    st = ws_alloc(&w, p, batch < n ? batch : n, training, 0);
     if (st) return st;
     for (ptrdiff_t lo = 0; lo < n && !st; lo += batch) {
         ptrdiff_t B = n - lo < batch ? n - lo : batch;
         const float *pred;
-        st = forward(&pred, &w, p, x + lo * p->in_dim, B, 0, 0, n_threads);
+        st = forward(&pred, &w, p, x + lo * p->in_dim, B, training, (uint64_t)(step + lo / batch), n_threads);
         if (!st) memcpy(out + lo * p->out_dim, pred, (size_t)(B * p->out_dim) * sizeof(float));
     }
     ws_free(&w);

@@ -95,9 +95,11 @@ double fnn_plan_penalty(const fnn_plan *plan);
 /* Global L2 norm of g (n), summed in fixed chunks in a fixed order (identical for any n_threads). */
 double fnn_global_norm(const float *g, ptrdiff_t n, int n_threads);
 
-// out (N, out_dim) = net(x (N, in_dim)) in evaluation mode, `batch` rows at a time.  Thread-safe.
+// out (N, out_dim) = net(x (N, in_dim)), `batch` rows at a time.  Thread-safe.
+/* training != 0 runs the stochastic layers (dropout, DropConnect, RReLU) as in training at `step` (e.g. for
+   Monte-Carlo dropout); batch b of the call uses step + b. */
 int fnn_plan_forward(float *out, const fnn_plan *plan, const float *x, ptrdiff_t n, ptrdiff_t batch,
-                     int n_threads);
+                     int training, int64_t step, int n_threads);
 
 /* Evaluation-mode loss and accuracy over (x, target|labels), `batch` rows at a time.  Thread-safe.
    *loss_sum = sum over batches of batch mean loss * rows; *correct as in fnn_train_stats. */

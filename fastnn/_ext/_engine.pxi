@@ -200,8 +200,9 @@ cdef class Plan:
         """The current L1/L2 penalty of the parameters."""
         return fnn_plan_penalty(&self.plan)
 
-    def forward(self, const float[:, ::1] x, Py_ssize_t batch, int n_threads):
-        """Evaluation-mode outputs (N, out_dim)."""
+    def forward(self, const float[:, ::1] x, Py_ssize_t batch, int n_threads, bint training=False,
+                int64_t step=0):
+        """Outputs (N, out_dim); evaluation mode unless training (stochastic layers keyed by step)."""
         cdef Py_ssize_t n = x.shape[0]
         if x.shape[1] != self.in_dim:
             raise ValueError(f"X has {x.shape[1]} features, the network expects {self.in_dim}")
@@ -210,7 +211,7 @@ cdef class Plan:
         cdef int st = FNN_OK
         if n:
             with nogil:
-                st = fnn_plan_forward(&ov[0, 0], &self.plan, &x[0, 0], n, batch, n_threads)
+                st = fnn_plan_forward(&ov[0, 0], &self.plan, &x[0, 0], n, batch, training, step, n_threads)
         check_status(st, "forward")
         return out
 

@@ -66,7 +66,7 @@ cdef extern from "fnn_engine.h" nogil:
     double fnn_plan_penalty(const fnn_plan *plan)
     double fnn_global_norm(const float *g, Py_ssize_t n, int n_threads)
     int fnn_plan_forward(float *out, const fnn_plan *plan, const float *x, Py_ssize_t n, Py_ssize_t batch,
-                         int n_threads)
+                         int training, int64_t step, int n_threads)
     int fnn_plan_evaluate(double *loss_sum, int64_t *correct, const fnn_plan *plan, const float *x,
                           const float *target, const int32_t *labels, Py_ssize_t n, Py_ssize_t batch,
                           int n_threads)
