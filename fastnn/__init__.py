@@ -20,7 +20,8 @@ from .layers import Layer, Linear, Dense, Dropout, AlphaDropout, GaussianNoise  
 from .activations import (Activation, Identity, Sigmoid, Tanh, ReLU, LeakyReLU, PReLU, RReLU, ELU,  # noqa: E402
                           SELU, Softplus, Softsign, Softmax)
 from .losses import MSELoss, L1Loss, HuberLoss, BCEWithLogitsLoss, CrossEntropyLoss  # noqa: E402
-from .model import Sequential, History  # noqa: E402
+from .model import Sequential  # noqa: E402
+from .trainer import History  # noqa: E402
 
 __all__ = ["__version__", "show_config", "config", "set_num_threads", "get_num_threads", "set_isa", "get_isa",
            "ops", "init", "losses", "optim", "datasets", "Layer", "Linear", "Dense", "Dropout", "AlphaDropout",
