@@ -51,7 +51,10 @@ def test_set_isa_validation():
 def _run_py(code, **env):
     e = dict(os.environ)
     e.update(env)
-    return subprocess.run([sys.executable, "-c", code], env=e, capture_output=True, text=True, timeout=60)
+    # run beside the fastnn that this process imported (the installed package, or an in-place build)
+    where = os.path.dirname(os.path.dirname(os.path.abspath(fastnn.__file__)))
+    return subprocess.run([sys.executable, "-c", code], env=e, capture_output=True, text=True, timeout=60,
+                          cwd=where)
 
 
 def test_fastnn_isa_env_bad_value():

@@ -1,7 +1,6 @@
 """Training reaches published accuracies on real data (the acceptance tests of the dense engine)."""
 import os
 
-import numpy as np
 import pytest
 
 import fastnn as fnn
