@@ -26,9 +26,10 @@ def _as_inputs(X, in_dim, name="X"):
         raise ValueError(f"{name} has {X.shape[1]} features per sample, the model expects {in_dim} "
                          f"(shape {X.shape})")
     X = np.ascontiguousarray(X, dtype=np.float32)
-    if not np.isfinite(X).all():
-        bad = np.argwhere(~np.isfinite(X))[0]
-        raise ValueError(f"{name} contains NaN or Inf (first at row {bad[0]}, column {bad[1]})")
+    bad = _core.first_nonfinite(X, get_num_threads())
+    if bad >= 0:
+        raise ValueError(f"{name} contains NaN or Inf (first at row {bad // X.shape[1]}, column "
+                         f"{bad % X.shape[1]})")
     return X
 
 

@@ -276,6 +276,12 @@ class TestBadInput:
         with pytest.raises(ValueError, match="NaN"):
             model.fit(X, np.zeros(4, int), verbose=0)
 
+    def test_inf_input_names_the_position(self, model):
+        X = np.zeros((40000, 5), np.float32)
+        X[39999, 4] = -np.inf
+        with pytest.raises(ValueError, match="row 39999, column 4"):
+            model.fit(X, np.zeros(40000, int), verbose=0)
+
     def test_label_out_of_range(self, model):
         with pytest.raises(ValueError, match="out of range"):
             model.fit(np.zeros((4, 5), np.float32), np.array([0, 1, 3, 0]), verbose=0)

@@ -246,3 +246,15 @@ cdef class Plan:
             st = fnn_plan_loss_grad(&loss, &self.plan, &x[0, 0], tp, lp, n, training, step, n_threads)
         check_status(st, "loss_grad")
         return loss
+
+
+from fnn_util cimport fnn_first_nonfinite
+
+
+def first_nonfinite(x, int n_threads=1):
+    """Flat index of the first NaN/Inf in a C-contiguous float32 array, or -1."""
+    cdef const float[::1] v = x.reshape(-1)
+    cdef Py_ssize_t r
+    with nogil:
+        r = fnn_first_nonfinite(&v[0] if v.shape[0] else NULL, v.shape[0], n_threads)
+    return r
