@@ -7,6 +7,7 @@
 
 #include "fnn_act.h"
 #include "fnn_act_math.h"
+#include "fnn_cpu.h"
 #include "fnn_rng.h"
 
 #define ACT_BLOCK 4096       /* elements per flat work block (a multiple of every vector width) */
@@ -51,7 +52,7 @@ static void run_blocks(act_block_fn fn, const act_ctx *c, ptrdiff_t nb, double w
     for (ptrdiff_t b = 0; b < nb; b++) fn(c, b);
 }
 
-static int is_rowwise(const fnn_act_desc *a) {
+FNN_INLINE int is_rowwise(const fnn_act_desc *a) {
     return a->kind == FNN_ACT_SOFTMAX || (a->kind == FNN_ACT_PRELU && a->n_slope > 1);
 }
 
@@ -61,14 +62,14 @@ static ptrdiff_t n_blocks(const act_ctx *c) {
 }
 
 /* Flat element range [*i0, *i1) of block b. */
-static void flat_range(const act_ctx *c, ptrdiff_t b, ptrdiff_t *i0, ptrdiff_t *i1) {
+FNN_INLINE void flat_range(const act_ctx *c, ptrdiff_t b, ptrdiff_t *i0, ptrdiff_t *i1) {
     ptrdiff_t total = c->n * c->d;
     *i0 = b * ACT_BLOCK;
     *i1 = *i0 + ACT_BLOCK < total ? *i0 + ACT_BLOCK : total;
 }
 
 // y (D) = softmax(x (D)); y may alias x
-static void softmax_row(float *y, const float *x, ptrdiff_t d) {
+FNN_INLINE void softmax_row(float *y, const float *x, ptrdiff_t d) {
     float m = fnn_max8(x, d);
 #pragma GCC ivdep
     for (ptrdiff_t j = 0; j < d; j++) y[j] = fnn_expf(x[j] - m);
@@ -79,7 +80,7 @@ static void softmax_row(float *y, const float *x, ptrdiff_t d) {
 }
 
 // y (rows of block b) = act(x), elementwise kinds on a flat range; RRELU (training) also writes rs
-static void fwd_block(const act_ctx *c, ptrdiff_t b) {
+FNN_INLINE void fwd_body(const act_ctx *c, ptrdiff_t b) {
     const fnn_act_desc *a = c->act;
     float *y = c->out;
     const float *x = c->x;
@@ -136,7 +137,8 @@ static void fwd_block(const act_ctx *c, ptrdiff_t b) {
             const float lo = a->lower, width = a->upper - a->lower;
             float *rs = c->rs;
             for (ptrdiff_t i = i0; i < i1; i++) {
-                float r = lo + width * fnn_uniform(c->seed, c->step, (uint64_t)i);
+                /* in double the product is exact, so FMA contraction cannot change the result */
+                float r = (float)((double)lo + (double)width * (double)fnn_uniform(c->seed, c->step, (uint64_t)i));
                 rs[i] = r;
                 y[i] = x[i] > 0.0f ? x[i] : r * x[i];
             }
@@ -186,7 +188,7 @@ static void fwd_block(const act_ctx *c, ptrdiff_t b) {
 }
 
 // dx (flat range or rows of block b) = dy * act'(x); PRELU also writes its per-chunk slope partials
-static void bwd_block(const act_ctx *c, ptrdiff_t b) {
+FNN_INLINE void bwd_body(const act_ctx *c, ptrdiff_t b) {
     const fnn_act_desc *a = c->act;
     float *dx = c->out;
     const float *x = c->x, *dy = c->dy;
@@ -320,6 +322,27 @@ static void bwd_block(const act_ctx *c, ptrdiff_t b) {
     }
 }
 
+/* The block kernels compiled for each SIMD path, chosen by fnn_get_isa(). */
+static void fwd_generic(const act_ctx *c, ptrdiff_t b) { fwd_body(c, b); }
+static void bwd_generic(const act_ctx *c, ptrdiff_t b) { bwd_body(c, b); }
+#ifdef FNN_X86_TARGETS
+FNN_TARGET_AVX2 static void fwd_avx2(const act_ctx *c, ptrdiff_t b) { fwd_body(c, b); }
+FNN_TARGET_AVX2 static void bwd_avx2(const act_ctx *c, ptrdiff_t b) { bwd_body(c, b); }
+FNN_TARGET_AVX512 static void fwd_avx512(const act_ctx *c, ptrdiff_t b) { fwd_body(c, b); }
+FNN_TARGET_AVX512 static void bwd_avx512(const act_ctx *c, ptrdiff_t b) { bwd_body(c, b); }
+#endif
+
+static act_block_fn pick(int backward) {
+#ifdef FNN_X86_TARGETS
+    switch (fnn_get_isa()) {
+    case FNN_ISA_AVX512: return backward ? bwd_avx512 : fwd_avx512;
+    case FNN_ISA_AVX2: return backward ? bwd_avx2 : fwd_avx2;
+    default: break;
+    }
+#endif
+    return backward ? bwd_generic : fwd_generic;
+}
+
 static int act_check(const fnn_act_desc *act, const float *slope, ptrdiff_t n, ptrdiff_t d) {
     if (!act || n < 0 || d < 0 || act->kind < 0 || act->kind >= FNN_ACT_COUNT) return FNN_ERR_ARG;
     if (act->kind == FNN_ACT_PRELU && (!slope || (act->n_slope != 1 && act->n_slope != d))) return FNN_ERR_ARG;
@@ -337,7 +360,7 @@ int fnn_act_forward(float *y, float *rand_slope, const float *x, const fnn_act_d
     if (!y || !x) return FNN_ERR_ARG;
     act_ctx c = {y, rand_slope, NULL, x, NULL, NULL, slope, act, seed, step, training, n, d, 1};
     c.rows_per_block = d >= ACT_BLOCK ? 1 : ACT_BLOCK / d;
-    run_blocks(fwd_block, &c, n_blocks(&c), (double)n * (double)d * act_cost(act->kind, training), n_threads);
+    run_blocks(pick(0), &c, n_blocks(&c), (double)n * (double)d * act_cost(act->kind, training), n_threads);
     return FNN_OK;
 }
 
@@ -361,7 +384,7 @@ int fnn_act_backward(float *dx, float *dslope, const float *dy, const float *x, 
             c.part = (double *)malloc((size_t)nch * (size_t)ns * sizeof(double));
             if (!c.part) return FNN_ERR_NOMEM;
         }
-        run_blocks(bwd_block, &c, nch, 2.0 * work, n_threads);
+        run_blocks(pick(1), &c, nch, 2.0 * work, n_threads);
         if (dslope) {
             for (ptrdiff_t j = 0; j < ns; j++) {
                 double s = 0.0;
@@ -372,6 +395,6 @@ int fnn_act_backward(float *dx, float *dslope, const float *dy, const float *x, 
         }
         return FNN_OK;
     }
-    run_blocks(bwd_block, &c, n_blocks(&c), work, n_threads);
+    run_blocks(pick(1), &c, n_blocks(&c), work, n_threads);
     return FNN_OK;
 }

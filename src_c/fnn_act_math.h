@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fnn_common.h"
+
 #define FNN_EXP_HI 88.0f               /* inputs above are clamped here (exp(88) ~ 1.65e38, finite) */
 #define FNN_EXP_LO -87.3365478515625f  /* exp(x) < FLT_MIN below: the result is flushed to 0 */
 
@@ -16,7 +18,7 @@ typedef union { float f; int32_t i; } fnn_f32bits;
 
 /* Shared core: x = n*ln2 + r with |r| <= ln2/2; *pw = 2^n (as a float, n in [-126, 127]);
    returns expm1(r) = r + r^2 * P(r) (Cephes expf polynomial, minimax on [-ln2/2, ln2/2]). */
-static inline float fnn_exp_core(float x, float *pw) {
+FNN_INLINE float fnn_exp_core(float x, float *pw) {
     const float magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer (round-to-nearest) */
     float xc = x < FNN_EXP_LO ? FNN_EXP_LO : x;
     xc = xc > FNN_EXP_HI ? FNN_EXP_HI : xc;
@@ -39,7 +41,7 @@ static inline float fnn_exp_core(float x, float *pw) {
 }
 
 /* exp(x); 0 below FNN_EXP_LO, exp(88) (finite) above FNN_EXP_HI. */
-static inline float fnn_expf(float x) {
+FNN_INLINE float fnn_expf(float x) {
     float pw;
     float em1 = fnn_exp_core(x, &pw);
     float e = (em1 + 1.0f) * pw;
@@ -47,7 +49,7 @@ static inline float fnn_expf(float x) {
 }
 
 /* exp(x) - 1 without cancellation for small |x|; meant for x <= 0 (ELU, SELU), fine up to ~88. */
-static inline float fnn_expm1f(float x) {
+FNN_INLINE float fnn_expm1f(float x) {
     float pw;
     float em1 = fnn_exp_core(x, &pw);
     float e = em1 * pw + (pw - 1.0f);
@@ -56,7 +58,7 @@ static inline float fnn_expm1f(float x) {
 
 /* log1p(e) for e in [0, 1]: u = 1 + e in [1, 2], log(u) by the Cephes logf polynomial, plus a correction
    for the rounding of u (exact for tiny e, where u == 1). */
-static inline float fnn_log1p01f(float e) {
+FNN_INLINE float fnn_log1p01f(float e) {
     float u = 1.0f + e;
     int big = u > 1.41421356237f;
     float m = big ? 0.5f * u : u;
@@ -83,7 +85,7 @@ static inline float fnn_log1p01f(float e) {
 }
 
 /* tanh(x): odd polynomial for |x| < 0.625 (Cephes tanhf), (1 - e)/(1 + e) with e = exp(-2|x|) beyond. */
-static inline float fnn_tanhf(float x) {
+FNN_INLINE float fnn_tanhf(float x) {
     float ax = x < 0.0f ? -x : x;
     float e = fnn_expf(-2.0f * ax);
     float big = (1.0f - e) / (1.0f + e);
@@ -99,7 +101,7 @@ static inline float fnn_tanhf(float x) {
 }
 
 /* sigmoid(x) = 1/(1+exp(-x)) via e = exp(-|x|): no overflow, full relative accuracy on both tails. */
-static inline float fnn_sigmoidf(float x) {
+FNN_INLINE float fnn_sigmoidf(float x) {
     float ax = x < 0.0f ? -x : x;
     float e = fnn_expf(-ax);
     float inv = 1.0f / (1.0f + e);
@@ -109,7 +111,7 @@ static inline float fnn_sigmoidf(float x) {
 /* Row reductions with 8 fixed lanes combined in a fixed order: vectorisable without -ffast-math and
    deterministic (the same result whatever thread runs the row).  len >= 1 for fnn_max8. */
 /* Sum of v[0..len) in float with 8 fixed lanes (vectorisable, deterministic). */
-static inline float fnn_sum8(const float *v, ptrdiff_t len) {
+FNN_INLINE float fnn_sum8(const float *v, ptrdiff_t len) {
     float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     ptrdiff_t i = 0;
     for (; i + 8 <= len; i += 8)
@@ -119,7 +121,7 @@ static inline float fnn_sum8(const float *v, ptrdiff_t len) {
 }
 
 /* Dot product of a and b with 8 fixed lanes. */
-static inline float fnn_dot8(const float *a, const float *b, ptrdiff_t len) {
+FNN_INLINE float fnn_dot8(const float *a, const float *b, ptrdiff_t len) {
     float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     ptrdiff_t i = 0;
     for (; i + 8 <= len; i += 8)
@@ -128,7 +130,7 @@ static inline float fnn_dot8(const float *a, const float *b, ptrdiff_t len) {
     return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
 }
 
-static inline float fnn_max8(const float *v, ptrdiff_t len) {
+FNN_INLINE float fnn_max8(const float *v, ptrdiff_t len) {
     float acc[8];
     for (int k = 0; k < 8; k++) acc[k] = v[0];
     ptrdiff_t i = 0;

@@ -48,8 +48,8 @@ int fnn_act_forward_naive(float *y, float *rand_slope, const float *x, const fnn
             case FNN_ACT_RRELU: {
                 double s;
                 if (training) {
-                    float rr = act->lower + (act->upper - act->lower) *
-                                                fnn_uniform(seed, step, (uint64_t)(r * d + j));
+                    float rr = (float)((double)act->lower + (double)(act->upper - act->lower) *
+                                                (double)fnn_uniform(seed, step, (uint64_t)(r * d + j)));
                     rand_slope[r * d + j] = rr;
                     s = rr;
                 } else {

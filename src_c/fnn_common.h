@@ -11,6 +11,23 @@
 #define FNN_RESTRICT restrict
 #endif
 
+/* Force inlining: elementwise bodies are compiled once per SIMD target by inlining them into wrappers that
+   carry a target attribute (see FNN_TARGET_*), so their helpers must be inlined too. */
+#if defined(__GNUC__) || defined(__clang__)
+#define FNN_INLINE static inline __attribute__((always_inline))
+#elif defined(_MSC_VER)
+#define FNN_INLINE static __forceinline
+#else
+#define FNN_INLINE static inline
+#endif
+
+/* Per-function SIMD targets (x86-64 with gcc/clang): the build itself stays baseline (never -march). */
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#define FNN_X86_TARGETS 1
+#define FNN_TARGET_AVX2 __attribute__((target("avx2,fma")))
+#define FNN_TARGET_AVX512 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma")))
+#endif
+
 /* Status codes returned by every kernel (never abort, never print). */
 enum {
     FNN_OK = 0,

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "fnn_act_math.h"
+#include "fnn_cpu.h"
 #include "fnn_loss.h"
 
 #define LOSS_BLOCK 4096      /* elements per chunk of the elementwise losses */
@@ -23,7 +24,7 @@ typedef struct {
 } loss_ctx;
 
 /* Sum of tile[0..len) in double with 4 fixed lanes. */
-static double sum_tile(const float *tile, ptrdiff_t len) {
+FNN_INLINE double sum_tile(const float *tile, ptrdiff_t len) {
     double acc[4] = {0.0, 0.0, 0.0, 0.0};
     ptrdiff_t i = 0;
     for (; i + 4 <= len; i += 4)
@@ -33,7 +34,7 @@ static double sum_tile(const float *tile, ptrdiff_t len) {
 }
 
 // tile (len) = elementwise loss of p, t (len); g (len) = gs * dloss/dp when g != NULL
-static void elem_tile(float *g, float *tile, const float *p, const float *t, ptrdiff_t len, int kind,
+FNN_INLINE void elem_tile(float *g, float *tile, const float *p, const float *t, ptrdiff_t len, int kind,
                       float delta, float gs) {
     switch (kind) {
     case FNN_LOSS_MSE:
@@ -81,7 +82,7 @@ static void elem_tile(float *g, float *tile, const float *p, const float *t, ptr
     }
 }
 
-static void elem_chunk(const loss_ctx *c, ptrdiff_t b) {
+FNN_INLINE void elem_body(const loss_ctx *c, ptrdiff_t b) {
     ptrdiff_t total = c->n * c->d, i0 = b * LOSS_BLOCK;
     ptrdiff_t i1 = i0 + LOSS_BLOCK < total ? i0 + LOSS_BLOCK : total;
     float tile[LOSS_TILE];
@@ -95,7 +96,7 @@ static void elem_chunk(const loss_ctx *c, ptrdiff_t b) {
 }
 
 // loss of one row: -sum_j t_j log softmax(z)_j (t from a label or a target row); g (D) = gs * dloss/dz
-static double ce_row(float *g, const float *z, const float *t, int32_t label, ptrdiff_t d, float gs) {
+FNN_INLINE double ce_row(float *g, const float *z, const float *t, int32_t label, ptrdiff_t d, float gs) {
     const float m = fnn_max8(z, d);
     float s;
     if (g) {
@@ -133,13 +134,35 @@ static double ce_row(float *g, const float *z, const float *t, int32_t label, pt
     return lse * st - tz;
 }
 
-static void ce_chunk(const loss_ctx *c, ptrdiff_t b) {
+FNN_INLINE void ce_body(const loss_ctx *c, ptrdiff_t b) {
     ptrdiff_t r0 = b * c->rows_per_chunk, r1 = r0 + c->rows_per_chunk < c->n ? r0 + c->rows_per_chunk : c->n;
     double s = 0.0;
     for (ptrdiff_t r = r0; r < r1; r++)
         s += ce_row(c->grad ? c->grad + r * c->d : NULL, c->pred + r * c->d,
                     c->labels ? NULL : c->target + r * c->d, c->labels ? c->labels[r] : 0, c->d, c->gs);
     c->part[b] = s;
+}
+
+/* The chunk kernels compiled for each SIMD path, chosen by fnn_get_isa(). */
+typedef void (*loss_chunk_fn)(const loss_ctx *, ptrdiff_t);
+static void elem_generic(const loss_ctx *c, ptrdiff_t b) { elem_body(c, b); }
+static void ce_generic(const loss_ctx *c, ptrdiff_t b) { ce_body(c, b); }
+#ifdef FNN_X86_TARGETS
+FNN_TARGET_AVX2 static void elem_avx2(const loss_ctx *c, ptrdiff_t b) { elem_body(c, b); }
+FNN_TARGET_AVX2 static void ce_avx2(const loss_ctx *c, ptrdiff_t b) { ce_body(c, b); }
+FNN_TARGET_AVX512 static void elem_avx512(const loss_ctx *c, ptrdiff_t b) { elem_body(c, b); }
+FNN_TARGET_AVX512 static void ce_avx512(const loss_ctx *c, ptrdiff_t b) { ce_body(c, b); }
+#endif
+
+static loss_chunk_fn pick(int ce) {
+#ifdef FNN_X86_TARGETS
+    switch (fnn_get_isa()) {
+    case FNN_ISA_AVX512: return ce ? ce_avx512 : elem_avx512;
+    case FNN_ISA_AVX2: return ce ? ce_avx2 : elem_avx2;
+    default: break;
+    }
+#endif
+    return ce ? ce_generic : elem_generic;
 }
 
 // loss = mean L(pred (N,D), target (N,D) | labels (N)); grad (N,D) = grad_scale * dloss/dpred
@@ -173,7 +196,7 @@ int fnn_loss_forward_backward(float *grad, double *loss, const float *pred, cons
     double stack_part[LOSS_STACK_CHUNKS];
     c.part = nch <= LOSS_STACK_CHUNKS ? stack_part : (double *)malloc((size_t)nch * sizeof(double));
     if (!c.part) return FNN_ERR_NOMEM;
-    void (*fn)(const loss_ctx *, ptrdiff_t) = kind == FNN_LOSS_CE_LOGITS ? ce_chunk : elem_chunk;
+    loss_chunk_fn fn = pick(kind == FNN_LOSS_CE_LOGITS);
     int nt = fnn_threads_for((double)n * (double)d * cost, n_threads);
     if (nt > nch) nt = (int)nch;
 #ifdef _OPENMP
