@@ -360,3 +360,11 @@ def test_optim_update_validates_arguments():
         _core.optim_update(spec, p, p.copy(), np.zeros((2, 8), np.float32), np.zeros(4), 0, 1e-3)
     with pytest.raises(ValueError, match="unknown optimizer kind"):
         _core.optim_update({"kind": "lion"}, p, p.copy(), None, np.zeros(4), 1, 1e-3)
+
+
+def test_switch_optimizer_example_runs():
+    pytest.importorskip("sklearn")
+    from fastnn.examples import switch_optimizer
+
+    acc = switch_optimizer.main(["--adam-epochs", "3", "--sgd-epochs", "2"])
+    assert acc > 0.8
