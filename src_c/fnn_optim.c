@@ -118,14 +118,21 @@ static void adadelta_range(float *FNN_RESTRICT p, float *FNN_RESTRICT s, const f
     }
 }
 
-// square_avg (+ momentum buffer, + grad_avg) (n) updated; param (n) updated
-static void rmsprop_range(float *FNN_RESTRICT p, float *FNN_RESTRICT s, const float *FNN_RESTRICT g,
-                          const fnn_optim_desc *o, const coef *c, ptrdiff_t n) {
+#if defined(__GNUC__)
+#define FNN_INLINE static inline __attribute__((always_inline))
+#else
+#define FNN_INLINE static inline
+#endif
+
+// square_avg (+ momentum buffer, + grad_avg) (n) updated; param (n) updated.  The flags are compile-time
+// constants at each call below, so every variant is a branch-free (vectorisable) loop.
+FNN_INLINE void rmsprop_loop(float *FNN_RESTRICT p, float *FNN_RESTRICT s, const float *FNN_RESTRICT g,
+                             const fnn_optim_desc *o, const coef *c, ptrdiff_t n, const int has_mom,
+                             const int centered) {
     const float wd = c->wd, eps = c->eps, alpha = o->alpha, oma = c->a, mu = c->mu, nlr = -c->lr;
-    const int has_mom = mu != 0.0f, centered = o->centered != 0;
     float *FNN_RESTRICT sq = s;
-    float *FNN_RESTRICT buf = has_mom ? s + c->stride : NULL;
-    float *FNN_RESTRICT ga = centered ? s + (1 + has_mom) * c->stride : NULL;
+    float *FNN_RESTRICT buf = has_mom ? s + c->stride : s;             /* unused unless has_mom */
+    float *FNN_RESTRICT ga = centered ? s + (1 + has_mom) * c->stride : s; /* unused unless centered */
     for (ptrdiff_t i = 0; i < n; i++) {
         float gi = g[i] + wd * p[i];
         float v = sq[i] * alpha + oma * gi * gi;
@@ -146,6 +153,15 @@ static void rmsprop_range(float *FNN_RESTRICT p, float *FNN_RESTRICT s, const fl
             p[i] = p[i] + nlr * gi / avg;
         }
     }
+}
+
+static void rmsprop_range(float *FNN_RESTRICT p, float *FNN_RESTRICT s, const float *FNN_RESTRICT g,
+                          const fnn_optim_desc *o, const coef *c, ptrdiff_t n) {
+    const int has_mom = c->mu != 0.0f, centered = o->centered != 0;
+    if (has_mom && centered) rmsprop_loop(p, s, g, o, c, n, 1, 1);
+    else if (has_mom) rmsprop_loop(p, s, g, o, c, n, 1, 0);
+    else if (centered) rmsprop_loop(p, s, g, o, c, n, 0, 1);
+    else rmsprop_loop(p, s, g, o, c, n, 0, 0);
 }
 
 // exp_avg, exp_avg_sq (, max_exp_avg_sq) (n) updated; param (n) += -step_size * m / (sqrt(v) / bc2_sqrt + eps)
