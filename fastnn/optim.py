@@ -11,7 +11,8 @@ import numpy as np
 from ._config import get_num_threads
 from ._ext import _core
 
-__all__ = ["Optimizer", "SGD", "param_groups", "get"]
+__all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "NAdam", "Nadam", "Adamax",
+           "param_groups", "get"]
 
 
 def _nonneg(name, v):
@@ -28,6 +29,33 @@ def _positive(name, v):
     return v
 
 
+def _check(o, nonneg=(), unit_closed=(), flags=(), betas=False):
+    """Validate (and normalise in place) a group's merged options."""
+    for k in nonneg:
+        o[k] = _nonneg(k, o[k])
+    for k in unit_closed:
+        v = float(o[k])
+        if not 0.0 <= v <= 1.0:
+            raise ValueError(f"{k} must be in [0, 1], got {o[k]!r}")
+        o[k] = v
+    for k in flags:
+        if not isinstance(o[k], (bool, np.bool_, int, np.integer)):
+            raise ValueError(f"{k} must be a bool, got {o[k]!r}")
+        o[k] = bool(o[k])
+    if betas:
+        b = o["betas"]
+        try:
+            b = tuple(float(x) for x in b)
+        except TypeError:
+            raise ValueError(f"betas must be a pair (beta1, beta2), got {b!r}") from None
+        if len(b) != 2:
+            raise ValueError(f"betas must be a pair (beta1, beta2), got {o['betas']!r}")
+        for i, x in enumerate(b):
+            if not 0.0 <= x < 1.0:
+                raise ValueError(f"betas[{i}] must be in [0, 1), got {x!r}")
+        o["betas"] = b
+
+
 class Optimizer:
     """Base class.  Subclasses set ``kind`` (the C kernel's name) and validate their hyper-parameters into
     ``self.defaults`` (which must include ``lr``).
@@ -41,7 +69,7 @@ class Optimizer:
     def __init__(self, params=None, **defaults):
         if "lr" not in defaults:
             raise TypeError(f"{type(self).__name__}: lr is required")
-        defaults["lr"] = _positive("lr", defaults["lr"])
+        self._validate_group(defaults)
         self.defaults = defaults
         self._params_arg = params
         self.param_groups = []
@@ -125,8 +153,8 @@ class Optimizer:
         return self
 
     def _validate_group(self, opts):
-        """Check one group's merged options (subclasses extend)."""
-        _positive("lr", opts["lr"])
+        """Check one group's merged options and normalise them in place (subclasses extend)."""
+        opts["lr"] = _positive("lr", opts["lr"])
 
     # -- stepping from Python (custom loops) ---------------------------------------------------------------
     def step(self, params, grads, lr_scale=1.0):
@@ -165,9 +193,16 @@ class Optimizer:
         self.state[...] = st
         self.scalars[...] = np.asarray(d["scalars"], dtype=np.float64)
         self.step_count = int(d["step_count"])
-        self.defaults.update(d["defaults"])
+        defaults = dict(self.defaults, **d["defaults"])
+        self._validate_group(defaults)
+        groups = []
         for g, saved in zip(self.param_groups, d["groups"]):
-            g.update(saved)
+            opts = dict({k: v for k, v in g.items() if k != "params"}, **saved)
+            self._validate_group(opts)
+            groups.append(opts)
+        self.defaults = defaults
+        for g, opts in zip(self.param_groups, groups):
+            g.update(opts)
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.defaults.items())
@@ -180,21 +215,152 @@ class SGD(Optimizer):
     ``g = grad + weight_decay * p``; with momentum ``buf = g`` on the first step, then
     ``buf = momentum * buf + (1 - dampening) * g``; ``g = g + momentum * buf`` (Nesterov) or ``g = buf``;
     ``p -= lr * g``.  Defaults: lr=0.01 (the classic value; PyTorch requires it), momentum=0, dampening=0,
-    weight_decay=0, nesterov=False.  Nesterov needs momentum > 0 and dampening 0.
+    weight_decay=0, nesterov=False.  Nesterov needs momentum > 0 and dampening 0.  State: the momentum buffer
+    (only when momentum != 0).
     """
 
     kind = "sgd"
 
     def __init__(self, params=None, lr=0.01, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
-        super().__init__(params, lr=lr, momentum=_nonneg("momentum", momentum),
-                         dampening=_nonneg("dampening", dampening),
-                         weight_decay=_nonneg("weight_decay", weight_decay), nesterov=bool(nesterov))
-        self._validate_group(self.defaults)
+        super().__init__(params, lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                         nesterov=nesterov)
 
     def _validate_group(self, o):
         super()._validate_group(o)
+        _check(o, nonneg=("momentum", "dampening", "weight_decay"), flags=("nesterov",))
         if o["nesterov"] and (o["momentum"] <= 0 or o["dampening"] != 0):
             raise ValueError("Nesterov momentum requires momentum > 0 and dampening = 0")
+
+
+class Adagrad(Optimizer):
+    """Adagrad (Duchi et al., 2011), as ``torch.optim.Adagrad``.
+
+    ``g = grad + weight_decay * p``; ``clr = lr / (1 + (t - 1) * lr_decay)``; ``sum += g**2``;
+    ``p -= clr * g / (sqrt(sum) + eps)``, t counting steps from 1.  Defaults: lr=1e-2, lr_decay=0,
+    weight_decay=0, initial_accumulator_value=0 (the accumulator's starting value), eps=1e-10.
+    State: ``sum`` (1 slot)."""
+
+    kind = "adagrad"
+
+    def __init__(self, params=None, lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0,
+                 eps=1e-10):
+        super().__init__(params, lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                         initial_accumulator_value=initial_accumulator_value, eps=eps)
+
+    def _validate_group(self, o):
+        super()._validate_group(o)
+        _check(o, nonneg=("lr_decay", "weight_decay", "initial_accumulator_value", "eps"))
+
+
+class Adadelta(Optimizer):
+    """Adadelta (Zeiler, 2012), as ``torch.optim.Adadelta``.
+
+    ``g = grad + weight_decay * p``; ``v = rho * v + (1 - rho) * g**2``;
+    ``delta = sqrt(u + eps) / sqrt(v + eps) * g``; ``u = rho * u + (1 - rho) * delta**2``; ``p -= lr * delta``.
+    Defaults: lr=1.0 (scales the update), rho=0.9, eps=1e-6, weight_decay=0.  State: ``v``, ``u`` (2 slots)."""
+
+    kind = "adadelta"
+
+    def __init__(self, params=None, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0):
+        super().__init__(params, lr=lr, rho=rho, eps=eps, weight_decay=weight_decay)
+
+    def _validate_group(self, o):
+        super()._validate_group(o)
+        _check(o, nonneg=("eps", "weight_decay"), unit_closed=("rho",))
+
+
+class RMSprop(Optimizer):
+    """RMSprop (Hinton, 2012), as ``torch.optim.RMSprop``.
+
+    ``g = grad + weight_decay * p``; ``v = alpha * v + (1 - alpha) * g**2``; centered:
+    ``m = alpha * m + (1 - alpha) * g``, ``avg = sqrt(v - m**2) + eps``, else ``avg = sqrt(v) + eps``;
+    with momentum ``buf = momentum * buf + g / avg``, ``p -= lr * buf``; without, ``p -= lr * g / avg``.
+    Defaults: lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False.
+    State: ``v`` (+ ``buf`` when momentum != 0, + ``m`` when centered)."""
+
+    kind = "rmsprop"
+
+    def __init__(self, params=None, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
+                 centered=False):
+        super().__init__(params, lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
+                         centered=centered)
+
+    def _validate_group(self, o):
+        super()._validate_group(o)
+        _check(o, nonneg=("eps", "weight_decay", "momentum"), unit_closed=("alpha",), flags=("centered",))
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba, 2015), as ``torch.optim.Adam`` (weight decay coupled, i.e. added to the gradient).
+
+    ``g = grad + weight_decay * p``; ``m = beta1 * m + (1 - beta1) * g``; ``v = beta2 * v + (1 - beta2) * g**2``;
+    amsgrad: ``vmax = max(vmax, v)`` and ``vmax`` replaces ``v`` below;
+    ``p -= lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)``, t counting steps from 1.
+    Defaults: lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False.
+    State: ``m``, ``v`` (+ ``vmax`` with amsgrad)."""
+
+    kind = "adam"
+
+    def __init__(self, params=None, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
+
+    def _validate_group(self, o):
+        super()._validate_group(o)
+        _check(o, nonneg=("eps", "weight_decay"), flags=("amsgrad",), betas=True)
+
+
+class AdamW(Adam):
+    """AdamW (Loshchilov & Hutter, 2019), as ``torch.optim.AdamW``: Adam with decoupled weight decay.
+
+    ``p *= 1 - lr * weight_decay`` first, then the Adam step of ``Adam`` on the plain gradient.
+    Defaults: lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False."""
+
+    kind = "adamw"
+
+    def __init__(self, params=None, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
+
+
+class NAdam(Optimizer):
+    """NAdam (Dozat, 2016), as ``torch.optim.NAdam`` (coupled weight decay).
+
+    ``mu_t = beta1 * (1 - 0.5 * 0.96**(t * momentum_decay))``, ``P_t = mu_1 * ... * mu_t`` (kept per group in
+    double); ``g = grad + weight_decay * p``; ``m = beta1 * m + (1 - beta1) * g``;
+    ``v = beta2 * v + (1 - beta2) * g**2``; ``d = sqrt(v / (1 - beta2**t)) + eps``;
+    ``p -= lr * (1 - mu_t) / (1 - P_t) * g / d + lr * mu_{t+1} / (1 - P_t * mu_{t+1}) * m / d``.
+    Defaults: lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, momentum_decay=4e-3.
+    State: ``m``, ``v``; ``scalars[group, 0]`` = P_t."""
+
+    kind = "nadam"
+
+    def __init__(self, params=None, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                 momentum_decay=4e-3):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                         momentum_decay=momentum_decay)
+
+    def _validate_group(self, o):
+        super()._validate_group(o)
+        _check(o, nonneg=("eps", "weight_decay", "momentum_decay"), betas=True)
+
+
+Nadam = NAdam
+
+
+class Adamax(Optimizer):
+    """Adamax (Kingma & Ba, 2015, section 7), as ``torch.optim.Adamax``.
+
+    ``g = grad + weight_decay * p``; ``m = beta1 * m + (1 - beta1) * g``; ``u = max(beta2 * u, |g| + eps)``;
+    ``p -= lr / (1 - beta1**t) * m / u``.  Defaults: lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.
+    State: ``m``, ``u``."""
+
+    kind = "adamax"
+
+    def __init__(self, params=None, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+
+    def _validate_group(self, o):
+        super()._validate_group(o)
+        _check(o, nonneg=("eps", "weight_decay"), betas=True)
 
 
 def param_groups(model, no_decay=("bias",), weight_decay=None):
@@ -209,7 +375,8 @@ def param_groups(model, no_decay=("bias",), weight_decay=None):
     return [g for g in groups if g["params"]]
 
 
-_BY_NAME = {"sgd": SGD}
+_BY_NAME = {"sgd": SGD, "adagrad": Adagrad, "adadelta": Adadelta, "rmsprop": RMSprop, "adam": Adam,
+            "adamw": AdamW, "nadam": NAdam, "adamax": Adamax}
 
 
 def get(optimizer):
