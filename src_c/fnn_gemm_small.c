@@ -1,14 +1,18 @@
-/* fastnn: AVX-512 SGEMM paths for the small shapes of neural-network layers; nothing is packed.
+/* fastnn: AVX-512 SGEMM paths for the small shapes of neural-network layers; no panel packing.
      "dot":  op(b) = b^T and a row-major (a Dense forward pass, X @ W^T): c[i, j] = dot(a row i, b row j), both
              contiguous in K.  Tiles of 16 dot products (4x4, 1x16 or 16x1), K in 16-wide chunks (masked tail),
              one shuffle tree reduces the 16 accumulators into one vector.
      "rows": b row-major (dX = dY @ W, dW = dY^T @ X): A read in place, row form a[i*lda + p] or column form
              (A^T) a[p*lda + i]; B read in place, the last 16-column vector through a mask.  R x 16V tiles,
-             R in {8, 4, 2, 1} (M split 8, 8, ..., then 4 + 2 + 1 as needed), V <= 3.
+             R in {8, 4, 2, 1} (M split 8, 8, ..., then 4 + 2 + 1 as needed), V <= 3.  Also takes b^T when K is
+             short (the dot path's reductions would dominate): b^T is first transposed once (16x16 in-register
+             transposes) into a per-thread K x N scratch.
    A tile never reads outside the operands: rows/columns past the edge of a dot tile alias the tile's first
    row/column (valid memory) and their results are dropped; masked loads never touch memory past the mask.
    Every element is computed by the same instruction sequence whatever the tiling and the thread count
    (tiles are fixed by the shape; threads take contiguous ranges of tiles; K is never split). */
+#include <stdlib.h>
+
 #include "fnn_gemm_kernels.h"
 
 #ifdef _OPENMP
@@ -18,13 +22,16 @@
 #ifdef FNN_GEMM_X86
 #include <immintrin.h>
 
-/* Tuning (bench/RESULTS.md): the dot path for op(b) = b^T up to this M, the rows path for b row-major
-   up to this M, and both only while one operand panel of K x N stays in L2. */
+/* Tuning (bench/RESULTS.md): the dot path for op(b) = b^T up to this M (and any M when N < 4), the rows path
+   for b row-major (or b^T transposed once into scratch) up to this M, both only while K x N fits in L2. */
 #ifndef GEMM_DOT_MAX_M
-#define GEMM_DOT_MAX_M 64
+#define GEMM_DOT_MAX_M 16
 #endif
 #ifndef GEMM_ROWS_MAX_M
-#define GEMM_ROWS_MAX_M 64
+#define GEMM_ROWS_MAX_M 1024
+#endif
+#ifndef GEMM_DOT_MIN_K
+#define GEMM_DOT_MIN_K 256               /* below this K (and M >= 4, N >= 4) b^T is transposed for the rows path */
 #endif
 #define GEMM_SMALL_MAX_KN (256 * 1024)   /* K * N floats (1 MiB) */
 #define GEMM_SMALL_PAR_MIN_FLOPS 2.0e6   /* same threshold as the packed driver */
@@ -36,9 +43,9 @@ static inline __mmask16 tail_mask(ptrdiff_t r) { return r >= 16 ? (__mmask16)0xF
 /* The 16 accumulators v[0..15] summed lane-wise into one vector: lane t holds the total of v[t]. */
 static inline FNN_TARGET_AVX512 __attribute__((always_inline)) __m512 reduce16(__m512 v[16]) {
     __m512 w[8], u[4];
-    for (int j = 0; j < 8; j++)
+    _Pragma("GCC unroll 16") for (int j = 0; j < 8; j++)
         w[j] = _mm512_add_ps(_mm512_unpacklo_ps(v[2 * j], v[2 * j + 1]), _mm512_unpackhi_ps(v[2 * j], v[2 * j + 1]));
-    for (int j = 0; j < 4; j++)
+    _Pragma("GCC unroll 16") for (int j = 0; j < 4; j++)
         u[j] = _mm512_add_ps(_mm512_shuffle_ps(w[2 * j], w[2 * j + 1], _MM_SHUFFLE(1, 0, 1, 0)),
                              _mm512_shuffle_ps(w[2 * j], w[2 * j + 1], _MM_SHUFFLE(3, 2, 3, 2)));
     __m512 r0 = _mm512_add_ps(_mm512_shuffle_f32x4(u[0], u[1], _MM_SHUFFLE(2, 0, 2, 0)),
@@ -55,34 +62,34 @@ static inline FNN_TARGET_AVX512 __attribute__((always_inline)) __m512 reduce16(_
                                        const float *FNN_RESTRICT b, ptrdiff_t ldb, float *FNN_RESTRICT c,       \
                                        ptrdiff_t ldc, float alpha, float beta, int ma, int nb) {                \
         const float *ar[RA], *br[RB];                                                                            \
-        for (int i = 0; i < RA; i++) ar[i] = a + (i < ma ? i : 0) * lda;                                        \
-        for (int j = 0; j < RB; j++) br[j] = b + (j < nb ? j : 0) * ldb;                                        \
+        _Pragma("GCC unroll 16") for (int i = 0; i < RA; i++) ar[i] = a + (i < ma ? i : 0) * lda;                                        \
+        _Pragma("GCC unroll 16") for (int j = 0; j < RB; j++) br[j] = b + (j < nb ? j : 0) * ldb;                                        \
         __m512 acc[16];                                                                                          \
-        for (int t = 0; t < 16; t++) acc[t] = _mm512_setzero_ps();                                              \
+        _Pragma("GCC unroll 16") for (int t = 0; t < 16; t++) acc[t] = _mm512_setzero_ps();                                              \
         ptrdiff_t p = 0;                                                                                         \
         for (; p + 16 <= k; p += 16) {                                                                           \
             __m512 av[RA], bv[RB];                                                                               \
-            for (int i = 0; i < RA; i++) av[i] = _mm512_loadu_ps(ar[i] + p);                                    \
-            for (int j = 0; j < RB; j++) bv[j] = _mm512_loadu_ps(br[j] + p);                                    \
-            for (int i = 0; i < RA; i++)                                                                         \
-                for (int j = 0; j < RB; j++) acc[i * RB + j] = _mm512_fmadd_ps(av[i], bv[j], acc[i * RB + j]);  \
+            _Pragma("GCC unroll 16") for (int i = 0; i < RA; i++) av[i] = _mm512_loadu_ps(ar[i] + p);                                    \
+            _Pragma("GCC unroll 16") for (int j = 0; j < RB; j++) bv[j] = _mm512_loadu_ps(br[j] + p);                                    \
+            _Pragma("GCC unroll 16") for (int i = 0; i < RA; i++)                                                                         \
+                _Pragma("GCC unroll 16") for (int j = 0; j < RB; j++) acc[i * RB + j] = _mm512_fmadd_ps(av[i], bv[j], acc[i * RB + j]);  \
         }                                                                                                        \
         if (p < k) {                                                                                             \
             __mmask16 mk = tail_mask(k - p);                                                                     \
             __m512 av[RA], bv[RB];                                                                               \
-            for (int i = 0; i < RA; i++) av[i] = _mm512_maskz_loadu_ps(mk, ar[i] + p);                          \
-            for (int j = 0; j < RB; j++) bv[j] = _mm512_maskz_loadu_ps(mk, br[j] + p);                          \
-            for (int i = 0; i < RA; i++)                                                                         \
-                for (int j = 0; j < RB; j++) acc[i * RB + j] = _mm512_fmadd_ps(av[i], bv[j], acc[i * RB + j]);  \
+            _Pragma("GCC unroll 16") for (int i = 0; i < RA; i++) av[i] = _mm512_maskz_loadu_ps(mk, ar[i] + p);                          \
+            _Pragma("GCC unroll 16") for (int j = 0; j < RB; j++) bv[j] = _mm512_maskz_loadu_ps(mk, br[j] + p);                          \
+            _Pragma("GCC unroll 16") for (int i = 0; i < RA; i++)                                                                         \
+                _Pragma("GCC unroll 16") for (int j = 0; j < RB; j++) acc[i * RB + j] = _mm512_fmadd_ps(av[i], bv[j], acc[i * RB + j]);  \
         }                                                                                                        \
         FNN_ALIGN64 float t[16];                                                                                 \
         _mm512_store_ps(t, _mm512_mul_ps(_mm512_set1_ps(alpha), reduce16(acc)));                                \
-        for (int i = 0; i < ma; i++) {                                                                           \
+        _Pragma("GCC unroll 16") for (int i = 0; i < ma; i++) {                                                                           \
             float *ci = c + i * ldc;                                                                             \
             if (beta == 0.0f)                                                                                    \
-                for (int j = 0; j < nb; j++) ci[j] = t[i * RB + j];                                              \
+                _Pragma("GCC unroll 16") for (int j = 0; j < nb; j++) ci[j] = t[i * RB + j];                                              \
             else                                                                                                 \
-                for (int j = 0; j < nb; j++) ci[j] = t[i * RB + j] + beta * ci[j];                              \
+                _Pragma("GCC unroll 16") for (int j = 0; j < nb; j++) ci[j] = t[i * RB + j] + beta * ci[j];                              \
         }                                                                                                        \
     }
 
@@ -122,24 +129,24 @@ static FNN_TARGET_AVX512 void dot_tiles(const small_ctx *x, ptrdiff_t lo, ptrdif
                                        const float *FNN_RESTRICT b, ptrdiff_t ldb, float *FNN_RESTRICT c,       \
                                        ptrdiff_t ldc, float alpha, float beta, __mmask16 ml) {                  \
         __m512 acc[R][V];                                                                                        \
-        for (int i = 0; i < R; i++)                                                                              \
-            for (int v = 0; v < V; v++) acc[i][v] = _mm512_setzero_ps();                                        \
+        _Pragma("GCC unroll 16") for (int i = 0; i < R; i++)                                                                              \
+            _Pragma("GCC unroll 16") for (int v = 0; v < V; v++) acc[i][v] = _mm512_setzero_ps();                                        \
         const float *ar[R];                                                                                      \
-        for (int i = 0; i < R; i++) ar[i] = F ? a + i : a + i * lda;                                             \
+        _Pragma("GCC unroll 16") for (int i = 0; i < R; i++) ar[i] = F ? a + i : a + i * lda;                                             \
         for (ptrdiff_t p = 0; p < k; p++) {                                                                      \
             __m512 bv[V];                                                                                        \
-            for (int v = 0; v < V - 1; v++) bv[v] = _mm512_loadu_ps(b + 16 * v);                                \
+            _Pragma("GCC unroll 16") for (int v = 0; v < V - 1; v++) bv[v] = _mm512_loadu_ps(b + 16 * v);                                \
             bv[V - 1] = _mm512_maskz_loadu_ps(ml, b + 16 * (V - 1));                                            \
-            for (int i = 0; i < R; i++) {                                                                        \
+            _Pragma("GCC unroll 16") for (int i = 0; i < R; i++) {                                                                        \
                 __m512 ai = _mm512_set1_ps(F ? a[i] : ar[i][p]);                                                 \
-                for (int v = 0; v < V; v++) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);                  \
+                _Pragma("GCC unroll 16") for (int v = 0; v < V; v++) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);                  \
             }                                                                                                    \
             b += ldb;                                                                                            \
             if (F) a += lda;                                                                                     \
         }                                                                                                        \
         __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);                                           \
-        for (int i = 0; i < R; i++)                                                                              \
-            for (int v = 0; v < V; v++) {                                                                        \
+        _Pragma("GCC unroll 16") for (int i = 0; i < R; i++)                                                                              \
+            _Pragma("GCC unroll 16") for (int v = 0; v < V; v++) {                                                                        \
                 __mmask16 mk = v == V - 1 ? ml : (__mmask16)0xFFFF;                                              \
                 float *cv = c + i * ldc + 16 * v;                                                                \
                 __m512 r = _mm512_mul_ps(va, acc[i][v]);                                                         \
@@ -206,6 +213,64 @@ static void rows_tiles(const small_ctx *x, ptrdiff_t lo, ptrdiff_t hi) {
     }
 }
 
+/* ---- B^T -> B: 16 x 16 in-register transposes (for the rows path when the dot path's reductions cost too much) */
+
+// r (16,16) = r (16,16)^T, r[i] holding row i
+static inline FNN_TARGET_AVX512 __attribute__((always_inline)) void transpose16(__m512 r[16]) {
+    __m512 t[16];
+    _Pragma("GCC unroll 16") for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    _Pragma("GCC unroll 16") for (int i = 0; i < 4; i++) {
+        __m512d t0 = _mm512_castps_pd(t[4 * i]), t1 = _mm512_castps_pd(t[4 * i + 1]);
+        __m512d t2 = _mm512_castps_pd(t[4 * i + 2]), t3 = _mm512_castps_pd(t[4 * i + 3]);
+        r[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(t0, t2));
+        r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(t0, t2));
+        r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(t1, t3));
+        r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(t1, t3));
+    }
+    _Pragma("GCC unroll 16") for (int i = 0; i < 2; i++)
+        _Pragma("GCC unroll 16") for (int j = 0; j < 4; j++) {
+            t[8 * i + j] = _mm512_shuffle_f32x4(r[8 * i + j], r[8 * i + 4 + j], 0x88);
+            t[8 * i + 4 + j] = _mm512_shuffle_f32x4(r[8 * i + j], r[8 * i + 4 + j], 0xdd);
+        }
+    _Pragma("GCC unroll 16") for (int j = 0; j < 8; j++) {
+        r[j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0x88);
+        r[8 + j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0xdd);
+    }
+}
+
+// dst (K, ldt) = b (N, K)^T, ldt = N rounded up to 16 (columns N..ldt-1 zero)
+static FNN_TARGET_AVX512 void transpose_b(float *FNN_RESTRICT dst, ptrdiff_t ldt, const float *FNN_RESTRICT b,
+                                          ptrdiff_t ldb, ptrdiff_t n, ptrdiff_t k) {
+    for (ptrdiff_t j0 = 0; j0 < n; j0 += 16) {
+        int nj = (int)(n - j0 < 16 ? n - j0 : 16);
+        for (ptrdiff_t p0 = 0; p0 < k; p0 += 16) {
+            int kp = (int)(k - p0 < 16 ? k - p0 : 16);
+            __mmask16 mk = tail_mask(kp);
+            __m512 r[16];
+            for (int j = 0; j < 16; j++)
+                r[j] = j < nj ? _mm512_maskz_loadu_ps(mk, b + (j0 + j) * ldb + p0) : _mm512_setzero_ps();
+            transpose16(r);
+            for (int q = 0; q < kp; q++) _mm512_storeu_ps(dst + (p0 + q) * ldt + j0, r[q]);
+        }
+    }
+}
+
+/* Per-thread scratch for the transposed B, grown on demand and kept. */
+static _Thread_local float *tl_bt = NULL;
+static _Thread_local size_t tl_bt_cap = 0;
+
+static float *bt_scratch(size_t n) {
+    if (n <= tl_bt_cap) return tl_bt;
+    free(tl_bt);
+    float *p = (float *)aligned_alloc(64, ((n * sizeof(float)) + 63) & ~(size_t)63);
+    tl_bt = p;
+    tl_bt_cap = p ? n : 0;
+    return p;
+}
+
 /* ---- driver ------------------------------------------------------------------------------------------- */
 
 // c (M,N) = alpha * op(a) (M,K) @ op(b) (K,N) + beta * c, for the shapes above; returns 0 when not taken
@@ -215,7 +280,20 @@ int fnn_gemm_small_avx512(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, pt
     small_ctx x = {m, n, k, lda, ldb, ldc, a, b, c, alpha, beta, 0, 0, 0, 0, 0};
     int dot;
     if (k * n > GEMM_SMALL_MAX_KN) return 0;
-    if (trans_b && !trans_a && m <= GEMM_DOT_MAX_M) {
+    if (trans_b && !trans_a && m <= GEMM_ROWS_MAX_M && m >= 4 && n >= 4 &&
+        !(k >= GEMM_DOT_MIN_K && m <= GEMM_DOT_MAX_M)) {
+        /* short K (or large M): transpose b once, then the rows path (no reduction per output) */
+        ptrdiff_t ldt = (n + 15) / 16 * 16;
+        float *bt = bt_scratch((size_t)(k * ldt));
+        if (!bt) return 0;
+        transpose_b(bt, ldt, b, ldb, n, k);
+        b = bt;
+        ldb = ldt;
+        trans_b = 0;
+        x.b = b;
+        x.ldb = ldb;
+    }
+    if (trans_b && !trans_a && (m <= GEMM_DOT_MAX_M || n < 4)) {
         dot = 1;
         if (m < 4) { x.ra = 1; x.rb = 16; }
         else if (n < 4) { x.ra = 16; x.rb = 1; }
