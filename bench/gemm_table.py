@@ -2,6 +2,8 @@
 
     python bench/gemm_table.py            # squares 64..2048 and the neural-network shapes of issue #2
     python bench/gemm_table.py --quick    # a few shapes, a few seconds
+    python bench/gemm_table.py --nn       # only the neural-network shapes of issue #2
+    python bench/gemm_table.py --engine   # the exact calls the training engine makes (see ENGINE_NETS)
 
 Shapes are written M x K x N: C (M, N) = A (M, K) @ B (K, N).  "A^T" rows store A as (K, M) and multiply
 A.T (trans_a=True for fastnn, a.T @ b for numpy); "B^T" rows store B as (N, K) (a Dense layer's forward pass).
@@ -31,12 +33,37 @@ NN_SHAPES = [
     (1024, 784, 1024, False, False), (36864, 25, 20, False, False), (4096, 500, 40, False, False),
 ]
 EXTRA_SHAPES = [(128, 784, 100, False, True), (128, 1024, 1024, False, True), (256, 100, 784, True, False)]
+# Training-engine calls for a Dense MLP (widths) at batch B, per Linear layer (I -> O):
+#   forward  out (B,O) = X (B,I) @ W (O,I)^T   -> B x I x O "B^T"
+#   dW       dW (O,I) = dY (B,O)^T @ X (B,I)   -> O x B x I "A^T"
+#   dX       dX (B,I) = dY (B,O) @ W (O,I)     -> B x O x I (not for the first layer)
+ENGINE_NETS = [((784, 256, 128, 10), (64,)), ((54, 100, 1), (1, 32, 256)), ((784, 100, 10), (10, 128))]
+
+
+def engine_shapes():
+    out = []
+    for widths, batches in ENGINE_NETS:
+        for bsz in batches:
+            for li, (i, o) in enumerate(zip(widths[:-1], widths[1:])):
+                calls = [(bsz, i, o, False, True), (o, bsz, i, True, False)]
+                if li > 0:
+                    calls.append((bsz, o, i, False, False))
+                out += [(c, "-".join(map(str, widths)) + f" b{bsz}") for c in calls]
+    return out
+
+
 QUICK = [(256, 256, 256, False, False), (1024, 1024, 1024, False, False), (32, 54, 100, False, False),
          (128, 784, 100, False, False), (784, 128, 100, True, False), (36864, 25, 20, False, False)]
 
 
 def label(m, k, n, ta, tb):
     return f"{m}x{k}x{n}" + (" A^T" if ta else "") + (" B^T" if tb else "")
+
+
+def min_time_for(shape, base):
+    """Tiny calls get shorter loops (each still thousands of calls), big ones the full `base`."""
+    m, k, n = shape[:3]
+    return base if 2.0 * m * n * k >= 1e6 else base / 2
 
 
 def _reps(fn, min_time):
@@ -97,11 +124,20 @@ def cpu_model():
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="a few shapes, a few seconds")
+    ap.add_argument("--nn", action="store_true", help="only the neural-network shapes of issue #2")
+    ap.add_argument("--engine", action="store_true", help="only the training engine's calls (ENGINE_NETS)")
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="thread counts (default 1 2)")
     ap.add_argument("--samples", type=int, default=None, help="samples per measurement (best is kept)")
     args = ap.parse_args(argv)
+    notes = {}
     if args.quick:
         shapes, min_time, samples = QUICK, 0.01, args.samples or 3
+    elif args.nn:
+        shapes, min_time, samples = NN_SHAPES + EXTRA_SHAPES, 0.02, args.samples or 7
+    elif args.engine:
+        eng = engine_shapes()
+        shapes, min_time, samples = [c for c, _ in eng], 0.02, args.samples or 7
+        notes = {c: net for c, net in eng}
     else:
         shapes = [(s, s, s, False, False) for s in SQUARES] + NN_SHAPES + EXTRA_SHAPES
         min_time, samples = 0.02, args.samples or 7
@@ -116,8 +152,10 @@ def main(argv=None):
         for shape in shapes:
             row = f"{label(*shape):<22}"
             for t in args.threads:
-                f, n = measure(shape, t, min_time, samples, rng)
+                f, n = measure(shape, t, min_time_for(shape, min_time), samples, rng)
                 row += f" | {f:7.1f} {n:7.1f} {f / n:5.2f}     "
+            if shape in notes:
+                row += f" {notes[shape]}"
             print(row, flush=True)
     finally:
         fastnn.set_num_threads(old)

@@ -7,6 +7,7 @@ from ._ext import _core
 __all__ = ["gemm", "matmul"]
 
 _F32 = np.dtype(np.float32)
+_ND = np.ndarray
 
 
 def _as_f32_2d(x, name):
@@ -40,6 +41,22 @@ def gemm(a, b, c=None, alpha=1.0, beta=0.0, trans_a=False, trans_b=False):
     ValueError.  beta == 0 ignores whatever c holds (NaNs included).  K == 0 gives ``beta * c``.
     The result is bitwise identical for any thread count (``fastnn.set_num_threads``).
     """
+    nt = _config._num_threads
+    if nt is None:
+        nt = _config.get_num_threads()
+    if type(a) is _ND and type(b) is _ND and (c is None or type(c) is _ND):
+        # Fast path: float32 arrays the bridge takes as they are (it checks dtype, rank, strides and shapes).
+        # Anything it refuses falls through to the checks and conversions below, which raise the documented
+        # errors; nothing is written to c before the bridge has accepted every argument.
+        try:
+            if c is None:
+                cc = np.empty((a.shape[1] if trans_a else a.shape[0], b.shape[0] if trans_b else b.shape[1]), _F32)
+                _core.sgemm(a, b, cc, alpha, 0.0, trans_a, trans_b, nt)
+                return cc
+            _core.sgemm(a, b, c, alpha, beta, trans_a, trans_b, nt)
+            return c
+        except (ValueError, TypeError, IndexError):
+            pass
     a = _as_f32_2d(a, "a")
     b = _as_f32_2d(b, "b")
     m, k = (a.shape[1], a.shape[0]) if trans_a else a.shape
@@ -61,8 +78,7 @@ def gemm(a, b, c=None, alpha=1.0, beta=0.0, trans_a=False, trans_b=False):
         if n > 1 and m > 0 and (c.strides[1] != 4 or (m > 1 and c.strides[0] < 4 * n)):
             raise ValueError(f"gemm: c (shape {c.shape}) must have unit column stride and non-overlapping rows, "
                              f"got strides {c.strides}")
-    nt = _config._num_threads
-    _core.sgemm(a, b, c, alpha, beta, trans_a, trans_b, nt if nt is not None else _config.get_num_threads())
+    _core.sgemm(a, b, c, alpha, beta, trans_a, trans_b, nt)
     return c
 
 

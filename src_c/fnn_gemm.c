@@ -178,8 +178,13 @@ int fnn_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, f
     }
     if (!a || !b || lda < (trans_a ? m : k) || ldb < (trans_b ? k : n)) return FNN_ERR_ARG;
 
+    const int isa = fnn_get_isa();
+    if (isa == FNN_ISA_AVX512 &&
+        fnn_gemm_small_avx512(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, n_threads))
+        return FNN_OK;
+
     gemm_ctx x;
-    x.ar = arch_for(fnn_get_isa());
+    x.ar = arch_for(isa);
     const ptrdiff_t MR = x.ar->mr, NR = x.ar->nr;
     ptrdiff_t nkb = (k + x.ar->kc - 1) / x.ar->kc, nnb = (n + x.ar->nc - 1) / x.ar->nc;
     const ptrdiff_t KC = (k + nkb - 1) / nkb;

@@ -52,6 +52,13 @@ void fnn_gemm_pack_a(float *FNN_RESTRICT dst, const float *FNN_RESTRICT a, ptrdi
 void fnn_gemm_pack_b(float *FNN_RESTRICT dst, const float *FNN_RESTRICT b, ptrdiff_t ldb, int trans_b,
                      ptrdiff_t kc, int nr, int NR);
 
+/* AVX-512 no-pack paths for small neural-network shapes (fnn_gemm_small.c): same arguments and contract as
+   fnn_sgemm (arguments already checked, k > 0, alpha != 0); returns 1 when it computed c, 0 when the shape is
+   not one it takes (the caller then runs the packed driver). */
+int fnn_gemm_small_avx512(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
+                          const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta, float *c,
+                          ptrdiff_t ldc, int n_threads);
+
 /* Per-ISA descriptors (each file compiles everywhere; SIMD ones fall back to generic off x86). */
 const fnn_gemm_arch_t *fnn_gemm_arch_generic(void);
 const fnn_gemm_arch_t *fnn_gemm_arch_avx2(void);

@@ -192,3 +192,42 @@ def test_bad_inputs():
         ops.gemm(a, np.ones((4, 2), np.float32), c=np.zeros((3, 4), np.float32)[:, ::2])
     with pytest.raises(ValueError, match="inner dimensions"):
         _core.sgemm(a, b, np.zeros((3, 6), np.float32), 1.0, 0.0, False, False, 1)
+
+
+# AVX-512 small-shape paths (fnn_gemm_small.c): dot tiles, transposed-B rows tiles, row/column-form A tiles.
+ENGINE_SHAPES = [  # (M, K, N, trans_a, trans_b): the training engine's calls for 784-256-128-10, 54-100-1, 784-100-10
+    (64, 784, 256, 0, 1), (256, 64, 784, 1, 0), (64, 256, 128, 0, 1), (128, 64, 256, 1, 0), (64, 128, 256, 0, 0),
+    (64, 128, 10, 0, 1), (10, 64, 128, 1, 0), (64, 10, 128, 0, 0), (1, 54, 100, 0, 1), (100, 1, 54, 1, 0),
+    (1, 100, 1, 0, 1), (1, 1, 100, 1, 0), (1, 1, 100, 0, 0), (32, 54, 100, 0, 1), (100, 32, 54, 1, 0),
+    (32, 100, 1, 0, 1), (256, 100, 1, 0, 1), (256, 1, 100, 0, 0), (10, 784, 100, 0, 1), (100, 10, 784, 1, 0),
+    (10, 100, 10, 0, 1), (128, 784, 100, 0, 1), (100, 128, 784, 1, 0), (128, 10, 100, 0, 0), (3, 300, 70, 0, 1),
+]
+
+
+@pytest.mark.parametrize("m,k,n,ta,tb", ENGINE_SHAPES)
+def test_engine_shapes(rng, m, k, n, ta, tb):
+    _run(rng, m, k, n, ta, tb)
+    _run(rng, m, k, n, ta, tb, alpha=-1.5, beta=0.5, with_c=True)
+
+
+@pytest.mark.parametrize("ta,tb", [(0, 0), (1, 0), (0, 1)])
+def test_small_paths_every_edge(rng, ta, tb):
+    for m in list(range(1, 20)) + [31, 33]:
+        for n in (1, 2, 3, 4, 5, 15, 16, 17, 47, 48, 49, 97):
+            for k in (1, 15, 16, 17, 300):
+                _run(rng, m, k, n, ta, tb, alpha=1.0, beta=0.5, with_c=True)
+
+
+@pytest.mark.parametrize("m,k,n,ta,tb", [(64, 784, 256, 0, 1), (64, 128, 256, 0, 0), (256, 64, 784, 1, 0),
+                                         (10, 784, 300, 0, 1), (200, 54, 100, 0, 1), (256, 100, 3, 0, 1)])
+def test_small_paths_threads_bitwise(rng, m, k, n, ta, tb):
+    a, b = _operands(rng, m, k, n, ta, tb)
+    old = fastnn.get_num_threads()
+    try:
+        fastnn.set_num_threads(1)
+        c1 = ops.gemm(a, b, trans_a=ta, trans_b=tb)
+        fastnn.set_num_threads(2)
+        c2 = ops.gemm(a, b, trans_a=ta, trans_b=tb)
+    finally:
+        fastnn.set_num_threads(old)
+    assert np.array_equal(c1, c2)
