@@ -14,6 +14,7 @@
 #include <math.h>
 
 #include "fnn_optim.h"
+#include "fnn_cpu.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -56,12 +57,12 @@ typedef struct {
 } coef;
 
 /* PyTorch's lerp: start + w * (end - start) for w < 0.5, else end - (end - start) * (1 - w). */
-static inline float lerp_f(float s, float e, float w) {
+FNN_INLINE float lerp_f(float s, float e, float w) {
     return w < 0.5f ? s + w * (e - s) : e - (e - s) * (1.0f - w);
 }
 
 // param (n) -= lr * sgd_direction(grad (n), buf (n))
-static void sgd_range(float *FNN_RESTRICT p, float *FNN_RESTRICT s, const float *FNN_RESTRICT g,
+FNN_INLINE void sgd_range(float *FNN_RESTRICT p, float *FNN_RESTRICT s, const float *FNN_RESTRICT g,
                       const fnn_optim_desc *o, const coef *c, ptrdiff_t n) {
     const float lr = c->lr, wd = c->wd, mu = c->mu, damp = c->damp;
     float *FNN_RESTRICT buf = s;
@@ -91,8 +92,9 @@ static void sgd_range(float *FNN_RESTRICT p, float *FNN_RESTRICT s, const float 
 }
 
 // param (n) += -clr * g / (sqrt(sum) + eps), sum (n) += g^2;  a = clr
-static void adagrad_range(float *FNN_RESTRICT p, float *FNN_RESTRICT s, const float *FNN_RESTRICT g,
+FNN_INLINE void adagrad_range(float *FNN_RESTRICT p, float *FNN_RESTRICT s, const float *FNN_RESTRICT g,
                           const fnn_optim_desc *o, const coef *c, ptrdiff_t n) {
+    (void)o;
     const float wd = c->wd, eps = c->eps, nclr = -c->a;
     for (ptrdiff_t i = 0; i < n; i++) {
         float gi = g[i] + wd * p[i];
@@ -103,7 +105,7 @@ static void adagrad_range(float *FNN_RESTRICT p, float *FNN_RESTRICT s, const fl
 }
 
 // square_avg, acc_delta (n) updated; param (n) -= lr * delta
-static void adadelta_range(float *FNN_RESTRICT p, float *FNN_RESTRICT s, const float *FNN_RESTRICT g,
+FNN_INLINE void adadelta_range(float *FNN_RESTRICT p, float *FNN_RESTRICT s, const float *FNN_RESTRICT g,
                            const fnn_optim_desc *o, const coef *c, ptrdiff_t n) {
     const float wd = c->wd, eps = c->eps, rho = o->rho, omr = c->a, nlr = -c->lr;
     float *FNN_RESTRICT sq = s, *FNN_RESTRICT acc = s + c->stride;
@@ -155,7 +157,7 @@ FNN_INLINE void rmsprop_loop(float *FNN_RESTRICT p, float *FNN_RESTRICT s, const
     }
 }
 
-static void rmsprop_range(float *FNN_RESTRICT p, float *FNN_RESTRICT s, const float *FNN_RESTRICT g,
+FNN_INLINE void rmsprop_range(float *FNN_RESTRICT p, float *FNN_RESTRICT s, const float *FNN_RESTRICT g,
                           const fnn_optim_desc *o, const coef *c, ptrdiff_t n) {
     const int has_mom = c->mu != 0.0f, centered = o->centered != 0;
     if (has_mom && centered) rmsprop_loop(p, s, g, o, c, n, 1, 1);
@@ -166,7 +168,7 @@ static void rmsprop_range(float *FNN_RESTRICT p, float *FNN_RESTRICT s, const fl
 
 // exp_avg, exp_avg_sq (, max_exp_avg_sq) (n) updated; param (n) += -step_size * m / (sqrt(v) / bc2_sqrt + eps)
 // a = step_size, b = bc2_sqrt, d = 1 - lr * wd (ADAMW) or 1
-static void adam_range(float *FNN_RESTRICT p, float *FNN_RESTRICT s, const float *FNN_RESTRICT g,
+FNN_INLINE void adam_range(float *FNN_RESTRICT p, float *FNN_RESTRICT s, const float *FNN_RESTRICT g,
                        const fnn_optim_desc *o, const coef *c, ptrdiff_t n) {
     const int decoupled = o->kind == FNN_OPT_ADAMW, ams = o->amsgrad != 0;
     const float wd = decoupled ? 0.0f : c->wd, decay = c->d, b2 = c->b2, omb1 = c->omb1, omb2 = c->omb2;
@@ -191,8 +193,9 @@ static void adam_range(float *FNN_RESTRICT p, float *FNN_RESTRICT s, const float
 
 // exp_avg, exp_avg_sq (n) updated; param (n) += a * g / denom + b * m / denom, denom = sqrt(v / bc2) + eps
 // a = -lr (1 - mu_t) / (1 - prod_t), b = -lr mu_{t+1} / (1 - prod_{t+1}), c = bc2
-static void nadam_range(float *FNN_RESTRICT p, float *FNN_RESTRICT s, const float *FNN_RESTRICT g,
+FNN_INLINE void nadam_range(float *FNN_RESTRICT p, float *FNN_RESTRICT s, const float *FNN_RESTRICT g,
                         const fnn_optim_desc *o, const coef *c, ptrdiff_t n) {
+    (void)o;
     const float wd = c->wd, b2 = c->b2, omb1 = c->omb1, omb2 = c->omb2, eps = c->eps;
     const float cg = c->a, cm = c->b, bc2 = c->c;
     float *FNN_RESTRICT m = s, *FNN_RESTRICT v = s + c->stride;
@@ -209,8 +212,9 @@ static void nadam_range(float *FNN_RESTRICT p, float *FNN_RESTRICT s, const floa
 }
 
 // exp_avg, exp_inf (n) updated; param (n) += -clr * m / u;  a = clr
-static void adamax_range(float *FNN_RESTRICT p, float *FNN_RESTRICT s, const float *FNN_RESTRICT g,
+FNN_INLINE void adamax_range(float *FNN_RESTRICT p, float *FNN_RESTRICT s, const float *FNN_RESTRICT g,
                          const fnn_optim_desc *o, const coef *c, ptrdiff_t n) {
+    (void)o;
     const float wd = c->wd, b2 = c->b2, omb1 = c->omb1, eps = c->eps, nclr = -c->a;
     float *FNN_RESTRICT m = s, *FNN_RESTRICT u = s + c->stride;
     for (ptrdiff_t i = 0; i < n; i++) {
@@ -224,8 +228,45 @@ static void adamax_range(float *FNN_RESTRICT p, float *FNN_RESTRICT s, const flo
     }
 }
 
-typedef void (*range_fn)(float *FNN_RESTRICT, float *FNN_RESTRICT, const float *FNN_RESTRICT,
+/* Every kind's range loop, compiled once per SIMD path (the bodies are always inlined into these wrappers). */
+FNN_INLINE void range_body(int kind, float *FNN_RESTRICT p, float *FNN_RESTRICT s, const float *FNN_RESTRICT g,
+                           const fnn_optim_desc *o, const coef *c, ptrdiff_t n) {
+    switch (kind) {
+    case FNN_OPT_SGD: sgd_range(p, s, g, o, c, n); break;
+    case FNN_OPT_ADAGRAD: adagrad_range(p, s, g, o, c, n); break;
+    case FNN_OPT_ADADELTA: adadelta_range(p, s, g, o, c, n); break;
+    case FNN_OPT_RMSPROP: rmsprop_range(p, s, g, o, c, n); break;
+    case FNN_OPT_ADAM: case FNN_OPT_ADAMW: adam_range(p, s, g, o, c, n); break;
+    case FNN_OPT_NADAM: nadam_range(p, s, g, o, c, n); break;
+    case FNN_OPT_ADAMAX: adamax_range(p, s, g, o, c, n); break;
+    default: break;
+    }
+}
+
+typedef void (*range_fn)(int, float *FNN_RESTRICT, float *FNN_RESTRICT, const float *FNN_RESTRICT,
                          const fnn_optim_desc *, const coef *, ptrdiff_t);
+
+static void range_generic(int kind, float *FNN_RESTRICT p, float *FNN_RESTRICT s, const float *FNN_RESTRICT g,
+                          const fnn_optim_desc *o, const coef *c, ptrdiff_t n) { range_body(kind, p, s, g, o, c, n); }
+#ifdef FNN_X86_TARGETS
+FNN_TARGET_AVX2 static void range_avx2(int kind, float *FNN_RESTRICT p, float *FNN_RESTRICT s,
+                                       const float *FNN_RESTRICT g, const fnn_optim_desc *o, const coef *c,
+                                       ptrdiff_t n) { range_body(kind, p, s, g, o, c, n); }
+FNN_TARGET_AVX512 static void range_avx512(int kind, float *FNN_RESTRICT p, float *FNN_RESTRICT s,
+                                           const float *FNN_RESTRICT g, const fnn_optim_desc *o, const coef *c,
+                                           ptrdiff_t n) { range_body(kind, p, s, g, o, c, n); }
+#endif
+
+static range_fn pick(void) {
+#ifdef FNN_X86_TARGETS
+    switch (fnn_get_isa()) {
+    case FNN_ISA_AVX512: return range_avx512;
+    case FNN_ISA_AVX2: return range_avx2;
+    default: break;
+    }
+#endif
+    return range_generic;
+}
 
 static int check(const float *param, const float *state, ptrdiff_t state_stride, const float *grad,
                  const fnn_optim_desc *opt, int64_t step, ptrdiff_t n) {
@@ -255,25 +296,25 @@ int fnn_optim_update(float *param, float *state, ptrdiff_t state_stride, fnn_opt
     c.omb1 = (float)(1.0 - b1);
     c.omb2 = (float)(1.0 - b2);
     c.first = step == 1;
-    range_fn fn = NULL;
+    range_fn fn = pick();
     double work = 8.0 * (double)n;
     switch (opt->kind) {
-    case FNN_OPT_SGD: fn = sgd_range; work = 4.0 * (double)n; break;
+    case FNN_OPT_SGD: work = 4.0 * (double)n; break;
     case FNN_OPT_ADAGRAD:
-        fn = adagrad_range;
+        
         c.a = (float)((double)lr / (1.0 + (t - 1.0) * (double)opt->lr_decay));
         break;
-    case FNN_OPT_ADADELTA: fn = adadelta_range; c.a = (float)(1.0 - (double)opt->rho); break;
-    case FNN_OPT_RMSPROP: fn = rmsprop_range; c.a = (float)(1.0 - (double)opt->alpha); break;
+    case FNN_OPT_ADADELTA: c.a = (float)(1.0 - (double)opt->rho); break;
+    case FNN_OPT_RMSPROP: c.a = (float)(1.0 - (double)opt->alpha); break;
     case FNN_OPT_ADAM:
     case FNN_OPT_ADAMW:
-        fn = adam_range;
+        
         c.a = (float)((double)lr / (1.0 - pow(b1, t)));
         c.b = (float)sqrt(1.0 - pow(b2, t));
         c.d = (float)(1.0 - (double)lr * (double)opt->weight_decay);
         break;
     case FNN_OPT_NADAM: {
-        fn = nadam_range;
+        
         const double md = opt->momentum_decay;
         const double mu = b1 * (1.0 - 0.5 * pow(0.96, t * md));
         const double mu_next = b1 * (1.0 - 0.5 * pow(0.96, (t + 1.0) * md));
@@ -284,7 +325,7 @@ int fnn_optim_update(float *param, float *state, ptrdiff_t state_stride, fnn_opt
         c.c = (float)(1.0 - pow(b2, t));
         break;
     }
-    case FNN_OPT_ADAMAX: fn = adamax_range; c.a = (float)((double)lr / (1.0 - pow(b1, t))); break;
+    case FNN_OPT_ADAMAX: c.a = (float)((double)lr / (1.0 - pow(b1, t))); break;
     default: return FNN_ERR_ARG;
     }
     if (n == 0) return FNN_OK;
@@ -292,17 +333,17 @@ int fnn_optim_update(float *param, float *state, ptrdiff_t state_stride, fnn_opt
     const ptrdiff_t n_chunks = (n + FNN_OPT_CHUNK - 1) / FNN_OPT_CHUNK;
     if (nt > n_chunks) nt = (int)n_chunks;
     if (nt <= 1) {
-        fn(param, state, grad, opt, &c, n);
+        fn(opt->kind, param, state, grad, opt, &c, n);
         return FNN_OK;
     }
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(nt)
     for (ptrdiff_t k = 0; k < n_chunks; k++) {
         ptrdiff_t lo = k * FNN_OPT_CHUNK, hi = lo + FNN_OPT_CHUNK < n ? lo + FNN_OPT_CHUNK : n;
-        fn(param + lo, state ? state + lo : NULL, grad + lo, opt, &c, hi - lo);
+        fn(opt->kind, param + lo, state ? state + lo : NULL, grad + lo, opt, &c, hi - lo);
     }
 #else
-    fn(param, state, grad, opt, &c, n);
+    fn(opt->kind, param, state, grad, opt, &c, n);
 #endif
     return FNN_OK;
 }
