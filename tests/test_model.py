@@ -359,3 +359,29 @@ def test_layers_run_standalone_on_the_same_kernels(act, rng):
     np.testing.assert_allclose(dx, dh.astype(np.float64) @ lin.weight, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(lin.gradients()[0], dh.astype(np.float64).T @ x, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(lin.gradients()[1], dh.sum(0), rtol=1e-5, atol=1e-6)
+
+
+def test_predict_is_safe_from_several_python_threads(rng):
+    import threading
+
+    model = fnn.Sequential([fnn.Linear(50, 200, activation="tanh"), fnn.Linear(200, 10)], seed=0)
+    model.compile(loss="cross_entropy")
+    X = rng.standard_normal((3000, 50)).astype(np.float32)
+    want = model.predict(X)
+    results, errors = [None] * 6, []
+
+    def work(i):
+        try:
+            for _ in range(5):
+                results[i] = model.predict(X, batch_size=100 + i)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    for r in results:
+        np.testing.assert_allclose(r, want, rtol=1e-6, atol=1e-7)
