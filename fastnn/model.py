@@ -204,13 +204,30 @@ class Sequential:
         return None
 
     # -- training ------------------------------------------------------------------------------------------
-    def fit(self, X, y, epochs=1, batch_size=32, validation_data=None, shuffle=True, verbose=1, file=None):
+    def fit(self, X, y, epochs=1, batch_size=32, validation_data=None, shuffle=True, verbose=1, file=None,
+            **kwargs):
         """Train for ``epochs`` passes over (X, y) in mini-batches of ``batch_size``; see
-        ``fastnn.trainer.fit`` for every option.  Returns a ``History``."""
+        ``fastnn.trainer.fit`` for every option (validation_split, class_weight, sample_weight, callbacks,
+        metrics, lr_schedule, resume_from, ...).  Returns a ``History``."""
         from . import trainer
 
         return trainer.fit(self, X, y, epochs=epochs, batch_size=batch_size, validation_data=validation_data,
-                           shuffle=shuffle, verbose=verbose, file=file)
+                           shuffle=shuffle, verbose=verbose, file=file, **kwargs)
+
+    def partial_fit(self, X, y, batch_size=32, shuffle=True, class_weight=None, sample_weight=None):
+        """One silent epoch over (X, y), continuing the model's counters (for streaming data); returns the
+        epoch's logs.  See ``fastnn.trainer.partial_fit``."""
+        from . import trainer
+
+        return trainer.partial_fit(self, X, y, batch_size=batch_size, shuffle=shuffle,
+                                   class_weight=class_weight, sample_weight=sample_weight)
+
+    def save(self, path):
+        """Save architecture, weights, loss and optimizer settings to one ``.npz`` (atomic, no pickle);
+        ``fastnn.load(path)`` rebuilds the model."""
+        from . import io
+
+        io.save(self, path)
 
     # -- inference -----------------------------------------------------------------------------------------
     def _evaluate_arrays(self, X, target, labels, batch_size):
@@ -222,12 +239,12 @@ class Sequential:
             res["accuracy"] = acc
         return res
 
-    def evaluate(self, X, y, batch_size=256):
-        """Evaluation-mode loss (and accuracy for classification) over (X, y), as a dict."""
-        self._require_compiled("evaluate")
-        X = _as_inputs(X, self.in_dim)
-        target, labels = self._targets(y, X.shape[0])
-        return self._evaluate_arrays(X, target, labels, int(batch_size))
+    def evaluate(self, X, y, batch_size=256, metrics=None, sample_weight=None):
+        """Evaluation-mode loss (and accuracy for classification) over (X, y), plus ``metrics`` (names or
+        callables, see ``fastnn.metrics``), as a dict."""
+        from . import trainer
+
+        return trainer.evaluate(self, X, y, batch_size=batch_size, metrics=metrics, sample_weight=sample_weight)
 
     def forward(self, X, batch_size=256):
         """The network's raw outputs (N, out) in evaluation mode (logits for classification losses).
