@@ -171,7 +171,8 @@ def _header(model, kind):
 
     return {"format": "fastnn", "format_version": FORMAT_VERSION, "kind": kind, "fastnn_version": __version__,
             "architecture": architecture(model), "compile": _compile_info(model),
-            "epochs_trained": int(getattr(model, "epochs_trained", 0))}
+            "epochs_trained": int(getattr(model, "epochs_trained", 0)),
+            "rng_offset": int(getattr(model, "rng_offset", 0))}
 
 
 def save(model, path):
@@ -423,6 +424,10 @@ def _open_model(path):
         model.load_state_dict(state)
         ep = h.get("epochs_trained", 0)
         model.epochs_trained = int(ep) if isinstance(ep, int) and ep >= 0 else 0
+        ro = h.get("rng_offset", 0)
+        if isinstance(ro, bool) or not isinstance(ro, int) or ro < 0:
+            raise ValueError(f"{r.path}: malformed rng_offset {ro!r}")
+        model.rng_offset = ro
         info = h.get("compile")
         if info is not None:
             if not isinstance(info, dict) or not isinstance(info.get("loss"), dict):
@@ -524,6 +529,10 @@ def _apply_checkpoint(r, model):
     if isinstance(ep, bool) or not isinstance(ep, int) or ep < 0:
         raise ValueError(f"{r.path}: malformed epochs_trained {ep!r}")
     model.epochs_trained = ep
+    ro = h.get("rng_offset", 0)
+    if isinstance(ro, bool) or not isinstance(ro, int) or ro < 0:
+        raise ValueError(f"{r.path}: malformed rng_offset {ro!r}")
+    model.rng_offset = ro
     hist = None
     hd = ck.get("history")
     if hd is not None:

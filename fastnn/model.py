@@ -75,6 +75,7 @@ class Sequential:
         self.loss = None
         self.optimizer = None
         self._plan = None
+        self._rng_offset = 0
         self.epochs_trained = 0
 
     # -- parameters ----------------------------------------------------------------------------------------
@@ -148,13 +149,33 @@ class Sequential:
         plan.  ``clip_norm``: rescale each batch's gradient to global L2 norm <= clip_norm;
         ``clip_value``: clamp each gradient element to [-clip_value, clip_value] (both before the update)."""
         self.loss = _losses.get(loss)
-        self.optimizer = _optim.get(optimizer)
+        new = _optim.get(optimizer)
+        if self.optimizer is not None and self.optimizer is not new:
+            # a new optimizer counts its steps from 0: keep the random stream of dropout and friends moving
+            self.rng_offset += self.optimizer.step_count
+        self.optimizer = new
         self.optimizer.bind(self.params)
         self.clip_norm = _optional_positive("clip_norm", clip_norm)
         self.clip_value = _optional_positive("clip_value", clip_value)
         self._plan = _core.Plan(self._plan_specs(), self.in_dim, self.params, self.grads, self.loss.name,
                                 self.loss.delta, self.seed)
+        self._plan.rng_offset = self._rng_offset
         return self
+
+    @property
+    def rng_offset(self):
+        """Steps taken by this model's earlier optimizers: with the current optimizer's step it keys the random
+        numbers of each training batch (saved in checkpoints)."""
+        return self._rng_offset
+
+    @rng_offset.setter
+    def rng_offset(self, value):
+        value = int(value)
+        if value < 0:
+            raise ValueError(f"rng_offset must be >= 0, got {value}")
+        self._rng_offset = value
+        if self._plan is not None:
+            self._plan.rng_offset = value
 
     def _eval_plan(self):
         if self._plan is not None:

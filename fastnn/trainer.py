@@ -452,6 +452,8 @@ def fit(model, X, y, epochs=1, batch_size=32, validation_data=None, validation_s
                     break
         dt = time.perf_counter() - t0
         model.epochs_trained = epoch + 1
+        if lr_schedule is not None and hasattr(lr_schedule, "advance"):
+            lr_schedule.advance(lo)   # the batches actually trained (fewer when stopped mid-epoch)
         logs = {"loss": float("nan") if nan_hit or not seen else loss_sum / seen}
         acc = model._accuracy(correct, seen) if seen else None
         if acc is not None and not drop_train_acc and not nan_hit:

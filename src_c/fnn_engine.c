@@ -455,7 +455,7 @@ int fnn_plan_train(fnn_train_stats *stats, fnn_optimizer *opt, const fnn_plan *p
     if (st) return st;
     for (ptrdiff_t b = batch_lo; b < batch_hi && !st; b++) {
         ptrdiff_t lo = b * batch, B = n - lo < batch ? n - lo : batch;
-        uint64_t step = (uint64_t)opt->step;  /* keys this batch's random numbers */
+        uint64_t step = (uint64_t)opt->step + p->rng_offset;  /* keys this batch's random numbers */
         gather(&w, p, x, target, labels, order, lo, B);
         const float *pred;
         double loss = 0.0;

@@ -43,7 +43,9 @@ typedef struct {
     ptrdiff_t n_params;
     int loss_kind;        /* FNN_LOSS_* */
     float loss_delta;     /* Huber delta */
-    uint64_t seed;        /* keys the stochastic layers (RReLU) together with the step counter */
+    uint64_t seed;        /* keys the stochastic layers (dropout, DropConnect, RReLU) with the step counter */
+    uint64_t rng_offset;  /* added to the optimizer's step to form the random stream of a training batch (the
+                             steps taken by the model's earlier optimizers, so a switch does not replay masks) */
 } fnn_plan;
 
 /* Checks a plan's descriptors (dimensions chain, offsets inside the buffers, known kinds). */

@@ -188,3 +188,27 @@ def test_bad_regulariser_arguments():
         fnn.Linear(3, 3, max_norm=0)
     with pytest.raises(ValueError, match="clip_norm"):
         fnn.Sequential([fnn.Linear(3, 3)]).compile(loss="mse", clip_norm=-1)
+
+
+def test_switching_optimizer_keeps_the_random_stream_moving(rng, tmp_path):
+    """A new optimizer counts steps from 0; the dropout masks must not replay those of the first batches."""
+    X = rng.standard_normal((64, 10)).astype(np.float32)
+    y = rng.integers(0, 2, 64)
+
+    def grads_of_first_batch_after(switch):
+        m = fnn.Sequential([fnn.Linear(10, 32), fnn.Dropout(0.5), fnn.Linear(32, 2)], seed=0)
+        m.compile(loss="cross_entropy", optimizer=fnn.optim.SGD(lr=1e-9))
+        if switch:
+            m.fit(X, y, epochs=1, batch_size=16, shuffle=False, verbose=0)
+            assert m.optimizer.step_count == 4
+            m.compile(loss="cross_entropy", optimizer=fnn.optim.Adam(lr=1e-9))
+            assert m.rng_offset == 4
+        m.fit(X[:16], y[:16], epochs=1, batch_size=16, shuffle=False, verbose=0)
+        return m
+
+    fresh, switched = grads_of_first_batch_after(False), grads_of_first_batch_after(True)
+    # same weights (lr ~ 0) and data, but different masks -> different gradients of the dropout layer's input
+    assert not np.allclose(fresh.grads, switched.grads)
+    path = tmp_path / "m.npz"
+    switched.save(str(path))
+    assert fnn.load(str(path)).rng_offset == 4

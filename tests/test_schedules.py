@@ -205,3 +205,32 @@ def test_negative_factors_are_rejected():
     with pytest.raises(ValueError, match="negative"):
         Bad().scales(0, 3)
     assert math.isclose(S.Constant(2.0)(5), 2.0)
+
+
+def test_fit_with_a_per_batch_schedule_equals_a_manual_loop():
+    """fit(lr_schedule=...) applies factor(step) to every batch in C, exactly as a Python loop would."""
+    import fastnn as fnn
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((100, 6)).astype(np.float32)
+    y = rng.standard_normal((100, 2)).astype(np.float32)
+
+    def make():
+        m = fnn.Sequential([fnn.Linear(6, 8, activation="tanh"), fnn.Linear(8, 2)], seed=1)
+        return m.compile(loss="mse", optimizer=fnn.optim.SGD(lr=0.2, momentum=0.5))
+
+    sched = fnn.schedules.LinearWarmup(5, after=fnn.schedules.CosineAnnealing(20, per_batch=True),
+                                       per_batch=True)
+    a = make()
+    h = a.fit(X, y, epochs=3, batch_size=32, shuffle=False, verbose=0, lr_schedule=sched)
+    assert sched.steps_done == 12
+    ref = fnn.schedules.LinearWarmup(5, after=fnn.schedules.CosineAnnealing(20, per_batch=True), per_batch=True)
+    b = make()
+    step = 0
+    for _ in range(3):
+        for lo in range(0, 100, 32):
+            b._plan.loss_grad(X[lo:lo + 32], y[lo:lo + 32], None, True, 0, 1)
+            b.optimizer.step(b.params, b.grads, lr_scale=np.float32(ref(step)))
+            step += 1
+    np.testing.assert_allclose(a.params, b.params, rtol=1e-5, atol=1e-6)
+    assert h.history["lr"][-1] == pytest.approx(0.2 * ref(11), rel=1e-6)

@@ -97,6 +97,7 @@ cdef class Plan:
         self.plan.loss_kind = self.loss_kind
         self.plan.loss_delta = loss_delta
         self.plan.seed = seed
+        self.plan.rng_offset = 0
         if fnn_plan_check(&self.plan) != FNN_OK:
             raise ValueError("Plan: inconsistent layer descriptors (dimensions do not chain, or a parameter "
                              "offset lies outside the parameter buffer)")
@@ -195,6 +196,14 @@ cdef class Plan:
                                      "lower the learning rate or check the inputs")
         check_status(st, "train")
         return stats.loss_sum, stats.correct, stats.seen, opt.step
+
+    property rng_offset:
+        """Added to the optimizer step to key the stochastic layers' random numbers in training."""
+        def __get__(self):
+            return self.plan.rng_offset
+
+        def __set__(self, uint64_t v):
+            self.plan.rng_offset = v
 
     def penalty(self):
         """The current L1/L2 penalty of the parameters."""

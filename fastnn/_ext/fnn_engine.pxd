@@ -38,6 +38,7 @@ cdef extern from "fnn_engine.h" nogil:
         int loss_kind
         float loss_delta
         uint64_t seed
+        uint64_t rng_offset
     ctypedef struct fnn_param_range:
         Py_ssize_t off
         Py_ssize_t len
