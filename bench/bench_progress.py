@@ -2,7 +2,6 @@
 bar redrawn to a terminal (verbose=1).  Prints the median epoch time of each and the overhead in percent
 (target: < 2%).  Usage: python bench/bench_progress.py [n_samples] [repeats]"""
 import io
-import os
 import sys
 import time
 

@@ -204,7 +204,7 @@ def test_metric_functions_against_sklearn(rng):
 
 def test_lr_schedule_contract(rng):
     X, y = blobs(rng)
-    a, b = net(), net()
+    a = net()
     s = FakeSchedule(stop_after=3)
     h = a.fit(X, y, epochs=10, batch_size=16, lr_schedule=s, verbose=0)
     assert len(h.epoch) == 3 and s.calls == [(0, 15), (1, 15), (2, 15)]
