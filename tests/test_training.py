@@ -26,11 +26,26 @@ def test_digits_mlp_reaches_96_percent():
     assert acc >= 0.96, f"digits test accuracy {acc:.4f} < 0.96"
 
 
+needs_fmnist = pytest.mark.skipif(
+    not os.environ.get("CI") and not os.path.isdir(FMNIST_DIR) and not os.environ.get("FASTNN_DATA"),
+    reason="Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
+
+
 @pytest.mark.slow
-@pytest.mark.skipif(not os.environ.get("CI") and not os.path.isdir(FMNIST_DIR) and not os.environ.get(
-    "FASTNN_DATA"), reason="Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
-def test_fashion_mnist_mlp_reaches_88_5_percent():
+@needs_fmnist
+def test_fashion_mnist_plain_mlp_reaches_88_5_percent():
+    """Issue #3: 784-256-128-10 ReLU, SGD with Nesterov momentum, constant rate, no regularisation."""
     from fastnn.examples.fashion_mnist import main
 
-    result = main(["--epochs", "12", "--batch-size", "64", "--lr", "0.05"])
+    result = main(["--epochs", "12", "--dropout", "0", "--schedule", "none", "--verbose", "0"])
     assert result["accuracy"] >= 0.885, f"Fashion-MNIST test accuracy {result['accuracy']:.4f} < 0.885"
+
+
+@pytest.mark.slow
+@needs_fmnist
+def test_fashion_mnist_playbook_mlp_reaches_89_5_percent():
+    """Issue #4: the same network with dropout 0.2 and SGD+Nesterov under a cosine schedule."""
+    from fastnn.examples.fashion_mnist import main
+
+    result = main(["--epochs", "15", "--dropout", "0.2", "--schedule", "cosine", "--verbose", "0"])
+    assert result["accuracy"] >= 0.895, f"Fashion-MNIST test accuracy {result['accuracy']:.4f} < 0.895"
