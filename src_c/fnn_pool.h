@@ -1,0 +1,54 @@
+/* fastnn: 2-D pooling (NCHW) and batch normalisation, forward and backward. */
+#ifndef FNN_POOL_H
+#define FNN_POOL_H
+
+#include "fnn_common.h"
+
+enum { FNN_POOL_MAX = 0, FNN_POOL_AVG = 1, FNN_POOL_GLOBAL_AVG = 2 };
+
+/* Geometry of one pooling.  Fill kind..PW (GLOBAL_AVG: only N, C, H, W), then fnn_pool_shape_init computes
+   OH, OW (floor mode, as PyTorch's default) and validates (kernel <= padded input, padding <= kernel / 2). */
+typedef struct {
+    int kind;
+    int count_include_pad;     /* AVG: divide by KH*KW (1, PyTorch's default) or by the in-bounds count (0) */
+    ptrdiff_t N, C, H, W;
+    ptrdiff_t KH, KW, SH, SW, PH, PW;
+    ptrdiff_t OH, OW;          /* computed (GLOBAL_AVG: 1, 1) */
+} fnn_pool_shape;
+
+int fnn_pool_shape_init(fnn_pool_shape *s);
+
+/* out (N,C,OH,OW) = pool(x (N,C,H,W)); MAX stores in argmax (N,C,OH,OW) the index h*W+w of the chosen input
+   (first maximum in scan order; padding never wins), else argmax may be NULL. */
+int fnn_pool2d_forward(float *out, int32_t *argmax, const float *x, const fnn_pool_shape *s, int n_threads);
+
+/* dx (N,C,H,W) = dL/dx from dout (N,C,OH,OW) (overwritten). */
+int fnn_pool2d_backward(float *dx, const float *dout, const int32_t *argmax, const fnn_pool_shape *s, int n_threads);
+
+/* Batch normalisation over x (N, C, S) (S = H*W for BatchNorm2d, 1 for BatchNorm1d), per channel.
+   Training: batch mean and biased variance normalise; mean (C) and invstd (C) = 1/sqrt(var + eps) are saved for
+   the backward; running_mean/running_var (C) (may be NULL) move as PyTorch's: r = (1 - momentum) r + momentum b,
+   with the UNBIASED batch variance for running_var.  gamma/beta (C) may be NULL (affine=False).
+   Channel sums are done in double in a fixed order: identical for any n_threads. */
+int fnn_bn_forward_train(float *y, float *mean, float *invstd, float *running_mean, float *running_var,
+                         const float *x, const float *gamma, const float *beta, float momentum, float eps,
+                         ptrdiff_t N, ptrdiff_t C, ptrdiff_t S, int n_threads);
+
+// y (N,C,S) = gamma (x - running_mean) / sqrt(running_var + eps) + beta
+int fnn_bn_forward_eval(float *y, const float *x, const float *gamma, const float *beta, const float *running_mean,
+                        const float *running_var, float eps, ptrdiff_t N, ptrdiff_t C, ptrdiff_t S, int n_threads);
+
+/* dx (N,C,S), dgamma (C), dbeta (C) (both may be NULL) from dy and the saved mean/invstd (training mode). */
+int fnn_bn_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *mean,
+                    const float *invstd, const float *gamma, ptrdiff_t N, ptrdiff_t C, ptrdiff_t S, int n_threads);
+
+/* Plain twins for the tests. */
+int fnn_pool2d_forward_naive(float *out, int32_t *argmax, const float *x, const fnn_pool_shape *s);
+int fnn_pool2d_backward_naive(float *dx, const float *dout, const int32_t *argmax, const fnn_pool_shape *s);
+int fnn_bn_forward_train_naive(float *y, float *mean, float *invstd, float *running_mean, float *running_var,
+                               const float *x, const float *gamma, const float *beta, float momentum, float eps,
+                               ptrdiff_t N, ptrdiff_t C, ptrdiff_t S);
+int fnn_bn_backward_naive(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *mean,
+                          const float *invstd, const float *gamma, ptrdiff_t N, ptrdiff_t C, ptrdiff_t S);
+
+#endif
