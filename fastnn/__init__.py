@@ -16,7 +16,7 @@ from . import _config as _cfg  # noqa: E402
 _cfg._init_from_env()
 
 from . import ops, init, losses, optim, datasets  # noqa: E402,F401
-from .layers import Layer, Linear, Dense, Dropout, AlphaDropout, GaussianNoise  # noqa: E402
+from .layers import Layer, Linear, Dense, Dropout, AlphaDropout, GaussianNoise, Flatten, Residual  # noqa: E402
 from .activations import (Activation, Identity, Sigmoid, Tanh, ReLU, LeakyReLU, PReLU, RReLU, ELU,  # noqa: E402
                           SELU, Softplus, Softsign, Softmax)
 from .losses import MSELoss, L1Loss, HuberLoss, BCEWithLogitsLoss, CrossEntropyLoss  # noqa: E402
@@ -27,7 +27,7 @@ from .io import load, save  # noqa: E402
 
 __all__ = ["__version__", "show_config", "config", "set_num_threads", "get_num_threads", "set_isa", "get_isa",
            "ops", "init", "losses", "optim", "datasets", "Layer", "Linear", "Dense", "Dropout", "AlphaDropout",
-           "GaussianNoise", "Activation", "Identity",
+           "GaussianNoise", "Flatten", "Residual", "Activation", "Identity",
            "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "PReLU", "RReLU", "ELU", "SELU", "Softplus", "Softsign",
            "Softmax", "MSELoss", "L1Loss", "HuberLoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "Sequential",
            "History", "callbacks", "metrics", "io", "schedules", "load", "save"]

@@ -139,7 +139,7 @@ def _layer_classes():
     for mod in (layers, activations):
         for name in getattr(mod, "__all__", []):
             c = getattr(mod, name, None)
-            if isinstance(c, type) and issubclass(c, layers.Layer) and c is not layers.Layer:
+            if isinstance(c, type) and issubclass(c, layers.Layer) and c not in (layers.Layer, layers.Residual):
                 out[c.__name__] = c
     return out
 
@@ -147,8 +147,10 @@ def _layer_classes():
 def architecture(model):
     """The JSON-able description of ``model``'s layers (as expanded by Sequential)."""
     return {"class": type(model).__name__, "seed": int(model.seed), "in_dim": int(model.in_dim),
-            "layers": [{"class": type(layer).__name__, "config": _encode(layer.config(), "config", {})}
-                       for layer in model.layers]}
+            "input_shape": [int(d) for d in model.input_shape],
+            "layers": [{"class": type(layer).__name__, "config": _encode(layer.config(), "config", {}),
+                        "src": int(src), "src2": int(src2)}
+                       for layer, (src, src2) in zip(model.layers, model._graph)]}
 
 
 def _compile_info(model):
@@ -339,13 +341,32 @@ def _build_layers(arch, path):
     return layers
 
 
-def _expected_shapes(layers, in_dim, path):
-    shapes, width = {}, in_dim
-    for i, layer in enumerate(layers):
+def _graph_of(arch, path):
+    """The (src, src2) wiring and the input shape of a saved architecture, validated."""
+    graph = []
+    for i, spec in enumerate(arch["layers"]):
+        src, src2 = spec.get("src", i - 1), spec.get("src2", -1)
+        for v in (src, src2):
+            if isinstance(v, bool) or not isinstance(v, int) or not -1 <= v < i:
+                raise ValueError(f"{path}: layer {i}: malformed wiring (src {src!r}, src2 {src2!r})")
+        graph.append((src, src2))
+    shape = arch.get("input_shape", [arch.get("in_dim")])
+    if not isinstance(shape, list) or not shape or any(isinstance(d, bool) or not isinstance(d, int) or d < 1
+                                                        for d in shape):
+        raise ValueError(f"{path}: malformed input_shape {shape!r}")
+    if int(np.prod(shape)) != arch.get("in_dim"):
+        raise ValueError(f"{path}: input_shape {shape} does not match in_dim {arch.get('in_dim')}")
+    return graph, tuple(shape)
+
+
+def _expected_shapes(layers, input_shape, graph, path):
+    """Parameter shapes of the saved architecture, computed without allocating the model."""
+    shapes, outs = {}, []
+    for i, (layer, (src, _)) in enumerate(zip(layers, graph)):
         try:
-            width = layer.build(width)
+            outs.append(tuple(layer.build_shape(outs[src] if src >= 0 else input_shape)))
         except (TypeError, ValueError) as exc:
-            raise ValueError(f"{path}: layer {i} ({type(layer).__name__}) does not fit the previous one: "
+            raise ValueError(f"{path}: layer {i} ({type(layer).__name__}) does not fit its input: "
                              f"{exc}") from None
         for name, shape in layer.param_shapes().items():
             shapes[f"{i}.{name}"] = tuple(int(d) for d in shape)
@@ -410,7 +431,8 @@ def _open_model(path):
                 isinstance(seed, bool) or not isinstance(seed, int):
             raise ValueError(f"{r.path}: malformed architecture (in_dim {in_dim!r}, seed {seed!r})")
         layers = _build_layers(arch, r.path)
-        shapes = _expected_shapes(layers, in_dim, r.path)
+        graph, input_shape = _graph_of(arch, r.path)
+        shapes = _expected_shapes(layers, input_shape, graph, r.path)
         # check the archive holds every array (and enough bytes) before allocating the model's buffers
         for k, shape in shapes.items():
             name = "params/" + k
@@ -418,7 +440,10 @@ def _open_model(path):
                 raise ValueError(f"{r.path}: missing array {name!r}")
         state = _read_params(r, shapes)
         fresh = _build_layers(arch, r.path)   # build() above consumed the first set
-        model = Sequential(fresh, seed=seed)
+        try:
+            model = Sequential(fresh, seed=seed, input_shape=input_shape, _graph=graph)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{r.path}: the saved architecture does not build: {exc}") from None
         if [type(layer).__name__ for layer in model.layers] != [s["class"] for s in arch["layers"]]:
             raise ValueError(f"{r.path}: the layer list does not rebuild as saved")
         model.load_state_dict(state)

@@ -5,7 +5,7 @@ import numpy as np
 
 from . import ops
 
-__all__ = ["Layer", "Linear", "Dense", "Dropout", "AlphaDropout", "GaussianNoise"]
+__all__ = ["Layer", "Linear", "Dense", "Dropout", "AlphaDropout", "GaussianNoise", "Flatten", "Add", "Residual"]
 
 
 class Layer:
@@ -26,6 +26,15 @@ class Layer:
         self.in_dim = in_dim
         self.out_dim = in_dim
         return self.out_dim
+
+    def build_shape(self, in_shape):
+        """Fix the input shape (a tuple without the batch axis, e.g. (784,) or (C, H, W)); returns the output
+        shape.  By default: layers that keep the width keep the shape, others give a flat (width,)."""
+        in_shape = tuple(int(d) for d in in_shape)
+        out = self.build(int(np.prod(in_shape)))
+        self.in_shape = in_shape
+        self.out_shape = in_shape if out == int(np.prod(in_shape)) else (out,)
+        return self.out_shape
 
     def param_shapes(self):
         return dict(self._params)
@@ -129,6 +138,12 @@ class Linear(Layer):
         self.in_dim, self.out_dim = self.in_features, self.out_features
         self._x = None
         self._act_hint = None  # the activation that follows in a model, for init="auto"
+
+    def build_shape(self, in_shape):
+        if len(in_shape) != 1:
+            raise ValueError(f"Linear({self.in_features}, {self.out_features}) receives inputs of shape "
+                             f"{tuple(in_shape)}: put a Flatten() before it")
+        return super().build_shape(in_shape)
 
     def build(self, in_dim):
         if in_dim != self.in_features:
@@ -264,3 +279,49 @@ class GaussianNoise(_Noise):
 
     def config(self):
         return {"stddev": self.stddev}
+
+
+class Flatten(Layer):
+    """Flattens (C, H, W) feature maps into (C*H*W,) features (rows are already stored flat: free)."""
+
+    def build_shape(self, in_shape):
+        super().build_shape(in_shape)
+        self.out_shape = (int(np.prod(self.in_shape)),)
+        return self.out_shape
+
+    def plan_spec(self, offsets):
+        return [{"kind": "flatten", "in_dim": self.in_dim, "out_dim": self.out_dim}]
+
+
+class Add(Layer):
+    """Sums two earlier outputs of the same shape (the join of a residual block; built by ``Residual``)."""
+
+    def plan_spec(self, offsets):
+        return [{"kind": "add", "in_dim": self.in_dim, "out_dim": self.out_dim}]
+
+
+class Residual(Layer):
+    """A residual block: ``y = body(x) + shortcut(x)``, with the identity shortcut by default or a
+    projection (e.g. ``[Conv2d(c_in, c_out, 1, stride=2), BatchNorm2d(c_out)]``).  Put the activation that
+    follows the sum after the block.  ``zero_init=True`` zero-initialises the last BatchNorm's gamma (or,
+    without one, the last weight) of the body so the block starts as its shortcut (Goyal et al. 2017).
+
+    A model with residual blocks still compiles into one C plan: the block's layers read the block's input,
+    and an ``Add`` joins the two branches."""
+
+    def __init__(self, body, shortcut=None, zero_init=False):
+        super().__init__()
+        self.body = list(body)
+        self.shortcut = list(shortcut) if shortcut else []
+        self.zero_init = bool(zero_init)
+        if not self.body:
+            raise ValueError("Residual: the body needs at least one layer")
+        for x in self.body + self.shortcut:
+            if not isinstance(x, Layer) or isinstance(x, Residual):
+                raise TypeError(f"Residual: {x!r} is not a (non-residual) fastnn Layer")
+
+    def plan_spec(self, offsets):
+        raise RuntimeError("Residual blocks are expanded by Sequential")
+
+    def config(self):
+        return {"zero_init": self.zero_init}

@@ -8,18 +8,25 @@ from . import losses as _losses
 from . import optim as _optim
 from ._config import get_num_threads
 from ._ext import _core
+from . import layers as _layers
 from .layers import Layer, Linear
 
 __all__ = ["Sequential"]
 
 
-def _as_inputs(X, in_dim, name="X"):
-    """X as a C-contiguous float32 (N, in_dim) array with finite values (converted once, on entry)."""
+def _as_inputs(X, in_dim, name="X", input_shape=None):
+    """X as a C-contiguous float32 (N, in_dim) array with finite values (converted once, on entry).  Image
+    models also take X of shape (N, *input_shape), e.g. NCHW."""
     if not isinstance(X, np.ndarray):
         X = np.asarray(X)
     if X.dtype == object or not (np.issubdtype(X.dtype, np.floating) or np.issubdtype(X.dtype, np.integer)
                                  or X.dtype == np.bool_):
         raise TypeError(f"{name} must be a real numeric array, got dtype {X.dtype}")
+    if input_shape is not None and len(input_shape) > 1 and X.ndim == 1 + len(input_shape):
+        if tuple(X.shape[1:]) != tuple(input_shape):
+            raise ValueError(f"{name} has samples of shape {tuple(X.shape[1:])}, the model expects "
+                             f"{tuple(input_shape)} (NCHW)")
+        X = X.reshape(X.shape[0], -1)
     if X.ndim != 2:
         raise ValueError(f"{name} must be 2-D (samples, features), got shape {X.shape}")
     if X.shape[1] != in_dim:
@@ -42,34 +49,54 @@ class Sequential:
     the stochastic layers, so the same seed gives bitwise-identical training whatever the thread count.
     """
 
-    def __init__(self, layers, seed=0):
+    def __init__(self, layers, seed=0, input_shape=None, _graph=None):
         if isinstance(layers, Layer):
             layers = [layers]
         layers = list(layers)
         if not layers:
             raise ValueError("Sequential needs at least one layer")
-        expanded = []
         for i, layer in enumerate(layers):
             if not isinstance(layer, Layer):
                 raise TypeError(f"layer {i} is {layer!r}, not a fastnn Layer")
-            expanded.append(layer)
-            if isinstance(layer, Linear) and layer.activation is not None:
-                expanded.append(_acts.get(layer.activation))
-        if len(set(map(id, expanded))) != len(expanded):
+        self._zero_init = []        # (body node indices) of Residual blocks with zero_init
+        if _graph is None:
+            nodes, graph = self._expand(layers)
+        else:
+            nodes, graph = layers, [tuple(g) for g in _graph]
+        if len(set(map(id, nodes))) != len(nodes):
             raise ValueError("the same layer object appears twice in the model; create one per position")
-        for layer, nxt in zip(expanded, expanded[1:]):
-            if isinstance(layer, Linear) and isinstance(nxt, _acts.Activation):
+        for i, (layer, nxt) in enumerate(zip(nodes, nodes[1:])):
+            if isinstance(layer, Linear) and isinstance(nxt, _acts.Activation) and graph[i + 1][0] == i:
                 layer._act_hint = nxt.name
-        first = expanded[0]
-        if first.in_dim is None:
-            raise ValueError(f"the first layer ({first!r}) must know its input width (start with a Linear)")
-        self.layers = expanded
+        first = nodes[0]
+        if input_shape is None:
+            if getattr(first, "in_dim", None) is None or not isinstance(first, Linear):
+                raise ValueError(f"the first layer ({first!r}) does not fix the input shape: pass "
+                                 "input_shape=(C, H, W) (or start with a Linear)")
+            input_shape = (first.in_dim,)
+        self.input_shape = tuple(int(d) for d in np.atleast_1d(input_shape))
+        if not self.input_shape or min(self.input_shape) < 1:
+            raise ValueError(f"input_shape must be positive dimensions, got {input_shape!r}")
+        self.layers = nodes
+        self._graph = graph
         self.seed = int(seed)
-        self.in_dim = first.in_dim
-        width = self.in_dim
-        for layer in expanded:
-            width = layer.build(width)
-        self.out_dim = width
+        self.in_dim = int(np.prod(self.input_shape))
+        shapes = []
+        for i, (layer, (src, src2)) in enumerate(zip(nodes, graph)):
+            if not -1 <= src < i or not -1 <= src2 < i:
+                raise ValueError(f"layer {i} reads from layer {src}/{src2}: only earlier layers can be read")
+            in_shape = shapes[src] if src >= 0 else self.input_shape
+            if isinstance(layer, _layers.Add):
+                other = shapes[src2] if src2 >= 0 else self.input_shape
+                if other != in_shape:
+                    raise ValueError(f"a residual block adds outputs of shapes {in_shape} and {other}: the "
+                                     "shortcut must match the body (use a projection shortcut)")
+            try:
+                shapes.append(tuple(layer.build_shape(in_shape)))
+            except ValueError as exc:
+                raise ValueError(f"layer {i} ({layer!r}): {exc}") from None
+        self.output_shape = shapes[-1]
+        self.out_dim = int(np.prod(self.output_shape))
         self._alloc()
         self.reset_parameters(self.seed)
         self.loss = None
@@ -77,6 +104,35 @@ class Sequential:
         self._plan = None
         self._rng_offset = 0
         self.epochs_trained = 0
+
+    def _expand(self, layers):
+        """Flatten Residual blocks and activation shortcuts into plan nodes and their (src, src2) wiring."""
+        nodes, graph = [], []
+
+        def add(layer, src, src2=-1):
+            nodes.append(layer)
+            graph.append((src, src2))
+            return len(nodes) - 1
+
+        def chain(seq, src):
+            for layer in seq:
+                if isinstance(layer, _layers.Residual):
+                    start = src
+                    first_body = len(nodes)
+                    end_body = chain(layer.body, start)
+                    body_nodes = list(range(first_body, len(nodes)))
+                    end_short = chain(layer.shortcut, start) if layer.shortcut else start
+                    src = add(_layers.Add(), end_body, end_short)
+                    if layer.zero_init:
+                        self._zero_init.append(body_nodes)
+                else:
+                    src = add(layer, src)
+                    if isinstance(layer, Linear) and layer.activation is not None:
+                        src = add(_acts.get(layer.activation), src)
+            return src
+
+        chain(layers, -1)
+        return nodes, graph
 
     # -- parameters ----------------------------------------------------------------------------------------
     def _alloc(self):
@@ -103,6 +159,15 @@ class Sequential:
         rng = np.random.default_rng(self.seed if seed is None else seed)
         for layer in self.layers:
             layer.reset_parameters(rng)
+        for body in self._zero_init:
+            norms = [i for i in body if type(self.layers[i]).__name__.startswith("BatchNorm")
+                     and "weight" in self.layers[i]._values]
+            weighted = [i for i in body if "weight" in self.layers[i]._values]
+            target = norms[-1] if norms else weighted[-1] if weighted else None
+            if target is not None:
+                self.layers[target].weight[...] = 0.0
+                if not norms and "bias" in self.layers[target]._values:
+                    self.layers[target].bias[...] = 0.0
 
     def parameters(self):
         """The parameter arrays (views into ``model.params``), in layer order."""
@@ -139,8 +204,10 @@ class Sequential:
     # -- compile -------------------------------------------------------------------------------------------
     def _plan_specs(self):
         specs = []
-        for layer, off in zip(self.layers, self._offsets):
-            specs.extend(layer.plan_spec(off))
+        for layer, off, (src, src2) in zip(self.layers, self._offsets, self._graph):
+            (spec,) = layer.plan_spec(off)
+            spec["src"], spec["src2"] = src, src2
+            specs.append(spec)
         return specs
 
     def compile(self, loss="cross_entropy", optimizer="sgd", clip_norm=None, clip_value=None):
@@ -270,7 +337,7 @@ class Sequential:
     def forward(self, X, batch_size=256):
         """The network's raw outputs (N, out) in evaluation mode (logits for classification losses).
         Runs in C with the GIL released; safe to call from several Python threads at once."""
-        X = _as_inputs(X, self.in_dim)
+        X = _as_inputs(X, self.in_dim, input_shape=self.input_shape)
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
         return self._eval_plan().forward(X, int(batch_size), get_num_threads())

@@ -217,7 +217,7 @@ def evaluate(model, X, y, batch_size=256, metrics=None, sample_weight=None):
     from .model import _as_inputs
 
     model._require_compiled("evaluate")
-    X = _as_inputs(X, model.in_dim)
+    X = _as_inputs(X, model.in_dim, input_shape=model.input_shape)
     target, labels = model._targets(y, X.shape[0])
     w = _weights(model, labels, target, X.shape[0], None, sample_weight, "evaluate")
     if w is not None:
@@ -299,7 +299,7 @@ def fit(model, X, y, epochs=1, batch_size=32, validation_data=None, validation_s
     from .model import _as_inputs
 
     model._require_compiled("fit")
-    X = _as_inputs(X, model.in_dim)
+    X = _as_inputs(X, model.in_dim, input_shape=model.input_shape)
     n = X.shape[0]
     if n == 0:
         raise ValueError("fit: X has no samples")
@@ -338,7 +338,7 @@ def fit(model, X, y, epochs=1, batch_size=32, validation_data=None, validation_s
     elif validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
             raise ValueError("fit: validation_data must be (X_val, y_val) or (X_val, y_val, sample_weight_val)")
-        Xv = _as_inputs(validation_data[0], model.in_dim, "X_val")
+        Xv = _as_inputs(validation_data[0], model.in_dim, "X_val", input_shape=model.input_shape)
         vt, vl = model._targets(validation_data[1], Xv.shape[0], "y_val")
         if len(validation_data) == 3 and validation_data[2] is not None:
             vw = _weights(model, vl, vt, Xv.shape[0], None, validation_data[2])

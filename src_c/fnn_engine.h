@@ -7,8 +7,13 @@
 #include "fnn_common.h"
 #include "fnn_act.h"
 #include "fnn_optim.h"
+#include "fnn_conv.h"
+#include "fnn_pool.h"
 
-enum { FNN_LAYER_LINEAR = 0, FNN_LAYER_ACT = 1, FNN_LAYER_DROPOUT = 2, FNN_LAYER_COUNT = 3 };
+enum {
+    FNN_LAYER_LINEAR = 0, FNN_LAYER_ACT = 1, FNN_LAYER_DROPOUT = 2, FNN_LAYER_CONV = 3, FNN_LAYER_POOL = 4,
+    FNN_LAYER_BATCHNORM = 5, FNN_LAYER_FLATTEN = 6, FNN_LAYER_ADD = 7, FNN_LAYER_COUNT = 8
+};
 
 /* DROPOUT variants (all are the identity in evaluation). */
 enum {
@@ -17,24 +22,36 @@ enum {
     FNN_DROP_GAUSSIAN = 2  /* additive Gaussian noise with standard deviation `rate` */
 };
 
-/* One layer of the plan.  Features flow in_dim -> out_dim (equal except for LINEAR). */
+/* One node of the plan.  Rows are flat: a layer maps (B, in_dim) to (B, out_dim); images are NCHW rows
+   (in_dim = C*H*W).  Layers run in index order; each reads the output of layer `src` (-1: the network input),
+   so skip connections are an ADD of two earlier outputs (src + src2) and a projection shortcut is a branch of
+   layers whose first one reads the block's input. */
 typedef struct {
     int kind;
+    int src, src2;        /* producers of the input (ADD: of both inputs); -1 = the network input */
     ptrdiff_t in_dim, out_dim;
-    ptrdiff_t w_off;      /* LINEAR: weight (out_dim, in_dim) at params + w_off */
-    ptrdiff_t b_off;      /* LINEAR: bias (out_dim) at params + b_off, or -1 without bias */
+    ptrdiff_t w_off;      /* LINEAR: weight (out_dim, in_dim); CONV: weight (OC, C/G, KH, KW); BATCHNORM: gamma
+                             (C) or -1 without affine */
+    ptrdiff_t b_off;      /* LINEAR/CONV: bias (out features / OC); BATCHNORM: beta (C); or -1 */
     ptrdiff_t slope_off;  /* ACT/PRELU: slopes (act.n_slope) at params + slope_off, else -1 */
     fnn_act_desc act;     /* ACT: the activation */
-    float l1, l2;         /* LINEAR: penalties l1 * sum|W| + l2 * sum W^2 added to the loss and gradient */
-    float max_norm;       /* LINEAR: > 0: after each update every row (a unit's incoming weights) is scaled to
-                             L2 norm <= max_norm */
+    float l1, l2;         /* LINEAR/CONV: penalties l1 * sum|W| + l2 * sum W^2 added to the loss and gradient */
+    float max_norm;       /* LINEAR/CONV: > 0: after each update every unit's incoming weights (a row of W, a
+                             filter of a conv) are scaled to L2 norm <= max_norm */
     float drop_connect;   /* LINEAR: > 0: in training each weight is dropped with this probability per batch
                              (kept ones scaled by 1/(1-p)) */
     int variant;          /* DROPOUT: FNN_DROP_* */
     float rate;           /* DROPOUT: drop probability (standard, alpha) or noise std (gaussian) */
+    fnn_conv_shape conv;  /* CONV: geometry (N is set per batch) */
+    fnn_pool_shape pool;  /* POOL: geometry (N is set per batch) */
+    ptrdiff_t bn_c, bn_s; /* BATCHNORM: channels and positions per channel (in_dim = bn_c * bn_s) */
+    ptrdiff_t rm_off, rv_off; /* BATCHNORM: running mean / variance (C each) in params, updated in training,
+                                 never by the optimizer */
+    float bn_momentum, bn_eps;
 } fnn_layer_desc;
 
-/* A network with its loss.  params/grads are the model's flat buffers (n_params floats each). */
+/* A network with its loss.  params/grads are the model's flat buffers (n_params floats each).  The network's
+   output is the last layer's. */
 typedef struct {
     int n_layers;
     const fnn_layer_desc *layers;

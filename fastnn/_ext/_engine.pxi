@@ -7,7 +7,10 @@ from fnn_engine cimport *
 
 import numpy as _np
 
-LAYER_KINDS = {"linear": FNN_LAYER_LINEAR, "act": FNN_LAYER_ACT, "dropout": FNN_LAYER_DROPOUT}
+LAYER_KINDS = {"linear": FNN_LAYER_LINEAR, "act": FNN_LAYER_ACT, "dropout": FNN_LAYER_DROPOUT,
+               "conv": FNN_LAYER_CONV, "pool": FNN_LAYER_POOL, "batchnorm": FNN_LAYER_BATCHNORM,
+               "flatten": FNN_LAYER_FLATTEN, "add": FNN_LAYER_ADD}
+POOL_KINDS = {"max": 0, "avg": 1, "global_avg": 2}
 DROPOUT_VARIANTS = {"standard": FNN_DROP_STANDARD, "alpha": FNN_DROP_ALPHA, "gaussian": FNN_DROP_GAUSSIAN}
 
 
@@ -60,6 +63,8 @@ cdef class Plan:
         for i, spec in enumerate(layers):
             d = &self.descs[i]
             d.kind = LAYER_KINDS[spec["kind"]]
+            d.src = spec.get("src", i - 1)
+            d.src2 = spec.get("src2", -1)
             d.in_dim = spec["in_dim"]
             d.out_dim = spec["out_dim"]
             d.w_off = spec.get("w_off", -1)
@@ -71,6 +76,26 @@ cdef class Plan:
             d.drop_connect = spec.get("drop_connect", 0.0)
             d.rate = spec.get("rate", 0.0)
             d.variant = DROPOUT_VARIANTS[spec.get("variant", "standard")]
+            if d.kind == FNN_LAYER_CONV:
+                c = spec["conv"]
+                d.conv.N = 1
+                d.conv.C, d.conv.H, d.conv.W = c["C"], c["H"], c["W"]
+                d.conv.OC, d.conv.KH, d.conv.KW = c["OC"], c["KH"], c["KW"]
+                d.conv.SH, d.conv.SW, d.conv.PH, d.conv.PW = c["SH"], c["SW"], c["PH"], c["PW"]
+                d.conv.DH, d.conv.DW, d.conv.G = c["DH"], c["DW"], c["G"]
+                d.conv.OH, d.conv.OW = c["OH"], c["OW"]
+            elif d.kind == FNN_LAYER_POOL:
+                c = spec["pool"]
+                d.pool.kind = POOL_KINDS[c["kind"]]
+                d.pool.count_include_pad = bool(c.get("count_include_pad", True))
+                d.pool.N = 1
+                d.pool.C, d.pool.H, d.pool.W = c["C"], c["H"], c["W"]
+                d.pool.KH, d.pool.KW, d.pool.SH, d.pool.SW = c["KH"], c["KW"], c["SH"], c["SW"]
+                d.pool.PH, d.pool.PW, d.pool.OH, d.pool.OW = c["PH"], c["PW"], c["OH"], c["OW"]
+            elif d.kind == FNN_LAYER_BATCHNORM:
+                d.bn_c, d.bn_s = spec["bn_c"], spec["bn_s"]
+                d.rm_off, d.rv_off = spec["rm_off"], spec["rv_off"]
+                d.bn_momentum, d.bn_eps = spec["momentum"], spec["eps"]
             if d.kind == FNN_LAYER_ACT:
                 name = spec["act"]
                 if name not in ACT_KINDS:

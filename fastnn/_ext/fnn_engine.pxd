@@ -4,10 +4,23 @@ from fnn_act cimport fnn_act_desc
 from fnn_optim cimport fnn_optim_desc, fnn_optim_scalars
 
 cdef extern from "fnn_engine.h" nogil:
+    # the conv / pool geometry structs (declared under engine-private names: fnn_conv.pxd / fnn_pool.pxd own
+    # the public ones)
+    ctypedef struct engine_conv_shape "fnn_conv_shape":
+        Py_ssize_t N, C, H, W, OC, KH, KW, SH, SW, PH, PW, DH, DW, G, OH, OW
+    ctypedef struct engine_pool_shape "fnn_pool_shape":
+        int kind
+        int count_include_pad
+        Py_ssize_t N, C, H, W, KH, KW, SH, SW, PH, PW, OH, OW
     enum:
         FNN_LAYER_LINEAR
         FNN_LAYER_ACT
         FNN_LAYER_DROPOUT
+        FNN_LAYER_CONV
+        FNN_LAYER_POOL
+        FNN_LAYER_BATCHNORM
+        FNN_LAYER_FLATTEN
+        FNN_LAYER_ADD
         FNN_LAYER_COUNT
     enum:
         FNN_DROP_STANDARD
@@ -15,6 +28,8 @@ cdef extern from "fnn_engine.h" nogil:
         FNN_DROP_GAUSSIAN
     ctypedef struct fnn_layer_desc:
         int kind
+        int src
+        int src2
         Py_ssize_t in_dim
         Py_ssize_t out_dim
         Py_ssize_t w_off
@@ -27,6 +42,14 @@ cdef extern from "fnn_engine.h" nogil:
         float drop_connect
         int variant
         float rate
+        engine_conv_shape conv
+        engine_pool_shape pool
+        Py_ssize_t bn_c
+        Py_ssize_t bn_s
+        Py_ssize_t rm_off
+        Py_ssize_t rv_off
+        float bn_momentum
+        float bn_eps
     ctypedef struct fnn_plan:
         int n_layers
         const fnn_layer_desc *layers
