@@ -1,4 +1,4 @@
-"""One epoch of mini-batch SGD on an MLP: fastnn vs PyTorch vs scikit-learn, in samples per second.
+"""One epoch of mini-batch training on an MLP: fastnn vs PyTorch vs scikit-learn, in samples per second.
 
 Run from the repository root (uses an in-place build of fastnn when there is one, else the installed
 package; ``--installed`` forces the installed one):
@@ -8,9 +8,13 @@ package; ``--installed`` forces the installed one):
     python bench/train_table.py --cases small-b32,mnist-relu-b128 --threads 1
     python bench/train_table.py --list          # the case names
     python bench/train_table.py --overhead      # fastnn per-step cost (us/step) and the GEMM shapes per step
+    python bench/train_table.py --cases fmnist-dropout-adam-b64 --torch-optim foreach   # issue #4's epoch
 
 Method (same for every library): the same synthetic seeded float32 data, plain SGD (no momentum, no
-weight decay) at the same learning rate, the same batch size, the same thread count (fastnn:
+weight decay) at the same learning rate -- except the cases listed in ``CASE_OPTS`` (issue #4's
+``fmnist-dropout-adam-b64``: Dropout(0.2) after each hidden activation and Adam(lr=1e-3); scikit-learn has no
+dropout, so its column is n/a there; PyTorch's optimizer implementation is chosen by ``--torch-optim``: its
+default (the for-loop one on CPU), ``foreach`` or ``fused``) -- the same batch size, the same thread count (fastnn:
 ``fnn.set_num_threads``; PyTorch: ``torch.set_num_threads``; everything else, numpy's BLAS included,
 ``threadpoolctl.threadpool_limits``).  Each (library, thread count) runs in its own subprocess so that one
 library's idle spinning threads cannot steal the other's cores.  A warm-up run (which also calibrates) is
@@ -52,17 +56,38 @@ CASES = {
     "mnist-relu-b10": ((784, 100, 10), "relu", "cross_entropy", 60_000, 10, 5_000),
     "mnist-relu-b128": ((784, 100, 10), "relu", "cross_entropy", 60_000, 128, 5_000),
     "big-relu-b1024": ((784, 1024, 1024, 10), "relu", "cross_entropy", 20_480, 1024, 2_048),
+    "fmnist-dropout-adam-b64": ((784, 256, 128, 10), "relu", "cross_entropy", 60_000, 64, 5_000),
 }
-QUICK = ["small-b1", "small-b32", "mnist-relu-b128", "big-relu-b1024"]
+# cases that differ from the plain-SGD default: dropout after each hidden activation, optimizer and its lr
+CASE_OPTS = {
+    "fmnist-dropout-adam-b64": {"dropout": 0.2, "optimizer": "adam", "lr": 1e-3},
+}
+DEFAULT_OPTS = {"dropout": 0.0, "optimizer": "sgd", "lr": None}  # lr None: LR
+QUICK = ["small-b1", "small-b32", "mnist-relu-b128", "big-relu-b1024", "fmnist-dropout-adam-b64"]
 IMPLS = ["fastnn", "torch", "sklearn"]
 LR = 0.01
 SEED = 0
+TORCH_OPTIM = "default"  # torch.optim implementation: "default", "foreach" or "fused" (--torch-optim)
+
+
+def case_opts(name):
+    o = dict(DEFAULT_OPTS, **CASE_OPTS.get(name, {}))
+    if o["lr"] is None:
+        o["lr"] = LR
+    return o
+
+
+class Unsupported(Exception):
+    """The library cannot express this case (e.g. scikit-learn has no dropout)."""
 
 
 def case_label(name):
     dims, act, loss, n, batch, _ = CASES[name]
     net = "-".join(map(str, dims))
-    return f"{net} {act} {'MSE' if loss == 'mse' else 'CE'}", batch
+    o = case_opts(name)
+    extra = (f" dropout {o['dropout']:g}" if o["dropout"] else "") + (f" {o['optimizer'].capitalize()}"
+                                                                     if o["optimizer"] != "sgd" else "")
+    return f"{net} {act}{extra} {'MSE' if loss == 'mse' else 'CE'}", batch
 
 
 def make_data(name, n):
@@ -107,10 +132,16 @@ class FastnnTrainer:
 
         fnn.set_num_threads(threads)
         dims, act, loss, _, self.batch, _ = CASES[name]
-        layers = [fnn.Linear(i, o, activation=act) for i, o in zip(dims[:-2], dims[1:-1])]
+        o = case_opts(name)
+        layers = []
+        for i, w in zip(dims[:-2], dims[1:-1]):
+            layers.append(fnn.Linear(i, w, activation=act))
+            if o["dropout"]:
+                layers.append(fnn.Dropout(o["dropout"]))
         layers.append(fnn.Linear(dims[-2], dims[-1]))
         self.model = fnn.Sequential(layers, seed=SEED)
-        self.model.compile(loss=loss, optimizer=fnn.optim.SGD(lr=LR))
+        opt = fnn.optim.Adam(lr=o["lr"]) if o["optimizer"] == "adam" else fnn.optim.SGD(lr=o["lr"])
+        self.model.compile(loss=loss, optimizer=opt)
         self.X, self.y = X, y
         self.c_time = None
 
@@ -126,15 +157,20 @@ class TorchTrainer:
         torch.set_num_threads(threads)
         torch.manual_seed(SEED)
         dims, act, loss, _, self.batch, _ = CASES[name]
+        o = case_opts(name)
         Act = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "sigmoid": torch.nn.Sigmoid}[act]
         mods = []
-        for i, o in zip(dims[:-2], dims[1:-1]):
-            mods += [torch.nn.Linear(i, o), Act()]
+        for i, w in zip(dims[:-2], dims[1:-1]):
+            mods += [torch.nn.Linear(i, w), Act()]
+            if o["dropout"]:
+                mods.append(torch.nn.Dropout(o["dropout"]))
         mods.append(torch.nn.Linear(dims[-2], dims[-1]))
         self.torch = torch
         self.model = torch.nn.Sequential(*mods)
         self.loss_fn = torch.nn.MSELoss() if loss == "mse" else torch.nn.CrossEntropyLoss()
-        self.opt = torch.optim.SGD(self.model.parameters(), lr=LR)
+        kw = {"foreach": {"foreach": True}, "fused": {"fused": True}}.get(TORCH_OPTIM, {})
+        Opt = torch.optim.Adam if o["optimizer"] == "adam" else torch.optim.SGD
+        self.opt = Opt(self.model.parameters(), lr=o["lr"], **kw)
         self.X = torch.from_numpy(X)
         self.y = torch.from_numpy(y)
         self.gen = torch.Generator().manual_seed(SEED)
@@ -157,6 +193,9 @@ class SklearnTrainer:
         from sklearn.neural_network import MLPClassifier, MLPRegressor
 
         dims, act, loss, _, self.batch, _ = CASES[name]
+        o = case_opts(name)
+        if o["dropout"] or o["optimizer"] != "sgd":
+            raise Unsupported("scikit-learn's MLP has no dropout (and its Adam is not the case's setup)")
         Est = MLPRegressor if loss == "mse" else MLPClassifier
         self.est = Est(hidden_layer_sizes=dims[1:-1], activation={"sigmoid": "logistic"}.get(act, act),
                        solver="sgd", batch_size=self.batch, learning_rate_init=LR, momentum=0.0,
@@ -234,6 +273,8 @@ def worker(args):
     for name in args.cases:
         try:
             r = measure(args.impl, name, args.threads[0], args.repeats, args.max_epoch_s, args.quick)
+        except Unsupported as exc:
+            r = {"impl": args.impl, "case": name, "threads": args.threads[0], "skipped": str(exc)}
         except Exception as exc:  # report, keep going
             r = {"impl": args.impl, "case": name, "threads": args.threads[0], "error": repr(exc)}
         print("RESULT " + json.dumps(r), flush=True)
@@ -246,6 +287,8 @@ def run_subprocess(impl, cases, threads, args):
         cmd.append("--quick")
     if args.installed:
         cmd.append("--installed")
+    if args.torch_optim != "default":
+        cmd += ["--torch-optim", args.torch_optim]
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
     env.pop("FASTNN_NUM_THREADS", None)
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
@@ -254,7 +297,7 @@ def run_subprocess(impl, cases, threads, args):
         if line.startswith("RESULT "):
             r = json.loads(line[7:])
             out.append(r)
-            if args.verbose:
+            if args.verbose and "skipped" not in r:
                 msg = r.get("error") or f"{r['samples_per_s']:>12,.0f} samples/s  ({r['samples']} samples, " \
                                          f"{r['us_per_step']:.1f} us/step)"
                 print(f"  {impl:8s} t={threads} {r['case']:20s} {msg}", file=sys.stderr, flush=True)
@@ -275,7 +318,7 @@ def _ratio(a, b):
 
 
 def markdown(results, cases, threads_list):
-    by = {(r["impl"], r["case"], r["threads"]): r for r in results if "error" not in r}
+    by = {(r["impl"], r["case"], r["threads"]): r for r in results if "error" not in r and "skipped" not in r}
     sps = lambda impl, c, t: by[(impl, c, t)]["samples_per_s"] if (impl, c, t) in by else None  # noqa: E731
     lines = ["| Network (loss) | Batch | Threads | fastnn samples/s | PyTorch samples/s | scikit-learn samples/s "
              "| fastnn / PyTorch | fastnn / sklearn | fastnn us/step |",
@@ -311,6 +354,9 @@ def markdown(results, cases, threads_list):
     lines.append("")
     lines.append(f"Highest 1-minute load average seen during a timed run: {maxload:.2f} on {os.cpu_count()} "
                  "logical CPUs (above the thread count means other processes competed for the cores).")
+    if any(case_opts(c)["optimizer"] != "sgd" for c in cases):
+        lines.append(f"PyTorch optimizer implementation: {TORCH_OPTIM} (--torch-optim); scikit-learn: n/a for the "
+                     "dropout/Adam cases (its MLP has no dropout).")
     if len(threads_list) > 1 and 1 in threads_list:
         lines += ["", "fastnn, 2 threads vs 1 thread (samples/s ratio; the bar: never below 1.0):", "",
                   "| Network (loss) | Batch | " + " | ".join(f"{t} thr / 1 thr" for t in threads_list if t != 1)
@@ -379,6 +425,8 @@ def main(argv=None):
     ap.add_argument("--max-epoch-s", type=float, default=5.0,
                     help="time a subset of whole batches when one epoch would take longer than this")
     ap.add_argument("--installed", action="store_true", help="use the installed fastnn, not an in-place build")
+    ap.add_argument("--torch-optim", choices=("default", "foreach", "fused"), default="default",
+                    help="torch.optim implementation (default: torch's own choice, the for-loop one on CPU)")
     ap.add_argument("--json", default=None, help="also write the raw results to this file")
     ap.add_argument("--list", action="store_true", help="list the cases and exit")
     ap.add_argument("--overhead", action="store_true", help="fastnn per-step overhead and GEMM shapes")
@@ -386,6 +434,8 @@ def main(argv=None):
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--impl", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    global TORCH_OPTIM
+    TORCH_OPTIM = args.torch_optim
     args.threads = [int(t) for t in args.threads.split(",")]
     if args.cases:
         args.cases = [c.strip() for c in args.cases.split(",") if c.strip()]
