@@ -14,7 +14,8 @@ class Layer:
     trainable = True
 
     def __init__(self):
-        self._params = {}      # name -> shape, in buffer order
+        self._params = {}      # name -> shape, in buffer order (trainable parameters and buffers)
+        self._buffer_names = set()  # names in _params that are state, not trained (e.g. running statistics)
         self._values = {}      # name -> view into the model's parameter buffer
         self._grads = {}       # name -> view into the model's gradient buffer
         self.in_dim = None
@@ -57,7 +58,8 @@ class Layer:
         """Fill this layer's parameters from the generator `rng`."""
 
     def parameters(self):
-        return list(self._values.values())
+        """Trainable parameter arrays (buffers such as running statistics excluded)."""
+        return [v for k, v in self._values.items() if k not in self._buffer_names]
 
     def gradients(self):
         return list(self._grads.values())

@@ -170,12 +170,14 @@ class Sequential:
                     self.layers[target].bias[...] = 0.0
 
     def parameters(self):
-        """The parameter arrays (views into ``model.params``), in layer order."""
+        """The trainable parameter arrays (views into ``model.params``), in layer order."""
         return [p for layer in self.layers for p in layer.parameters()]
 
     def named_parameters(self):
-        """``[("<layer index>.<name>", array view), ...]`` in layer order (PyTorch's naming)."""
-        return [(f"{i}.{name}", v) for i, layer in enumerate(self.layers) for name, v in layer._values.items()]
+        """``[("<layer index>.<name>", array view), ...]`` of the trainable parameters, in layer order
+        (PyTorch's naming).  Buffers (batch norm's running statistics) are in ``state_dict`` only."""
+        return [(f"{i}.{name}", v) for i, layer in enumerate(self.layers) for name, v in layer._values.items()
+                if name not in layer._buffer_names]
 
     def n_params(self):
         return int(self.params.shape[0])
@@ -221,7 +223,7 @@ class Sequential:
             # a new optimizer counts its steps from 0: keep the random stream of dropout and friends moving
             self.rng_offset += self.optimizer.step_count
         self.optimizer = new
-        self.optimizer.bind(self.params)
+        self.optimizer.bind(self.params, default_params=self.parameters())
         self.clip_norm = _optional_positive("clip_norm", clip_norm)
         self.clip_value = _optional_positive("clip_value", clip_value)
         self._plan = _core.Plan(self._plan_specs(), self.in_dim, self.params, self.grads, self.loss.name,

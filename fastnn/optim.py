@@ -100,13 +100,15 @@ class Optimizer:
         return dict(self.defaults, kind=self.kind)
 
     # -- binding to a flat buffer --------------------------------------------------------------------------
-    def bind(self, flat_params):
-        """Resolve the groups into ranges of ``flat_params`` (float32 1-D) and allocate fresh state."""
+    def bind(self, flat_params, default_params=None):
+        """Resolve the groups into ranges of ``flat_params`` (float32 1-D) and allocate fresh state.  Without
+        explicit groups, one group holds ``default_params`` (the model's trainable arrays), or the whole
+        buffer."""
         flat = flat_params
         base, n = flat.__array_interface__["data"][0], flat.shape[0]
         groups = self._params_arg
         if groups is None:
-            groups = [{"params": [flat]}]
+            groups = [{"params": [p for p in default_params if p.size] if default_params else [flat]}]
         elif isinstance(groups, np.ndarray) or (isinstance(groups, (list, tuple)) and groups
                                                  and not isinstance(groups[0], dict)):
             groups = [{"params": list(groups) if not isinstance(groups, np.ndarray) else [groups]}]

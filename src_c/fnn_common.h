@@ -38,7 +38,7 @@ enum {
 };
 
 /* Work (in floating-point operations, roughly) below which a kernel runs on one thread. */
-#define FNN_PAR_MIN_WORK 65536.0
+#define FNN_PAR_MIN_WORK 1048576.0
 
 /* Threads to use for `work` units given the caller's budget; 1 when below the threshold. */
 static inline int fnn_threads_for(double work, int n_threads) {
