@@ -58,7 +58,8 @@ __all__ = ["Transformer", "NotFittedError", "Standardize", "Center", "MinMaxScal
 #: Version of the ``get_state`` layout; ``from_state`` refuses newer ones.
 STATE_VERSION = 1
 
-_BLOCK_ROWS = 4096      # rows per block for statistics and transforms (float64 scratch of 4096 x D)
+_BLOCK_ROWS = 4096      # at most this many rows per block for statistics and transforms
+_BLOCK_BYTES = 1 << 20  # and about this much float64 scratch per block
 _CONST_REL = 1e-12      # std <= _CONST_REL * |mean| counts as a constant feature
 
 
@@ -95,27 +96,55 @@ def _features(X, who):
     return X.reshape(X.shape[0], d), X.shape
 
 
-def _blocks(n):
-    for a in range(0, n, _BLOCK_ROWS):
-        yield a, min(n, a + _BLOCK_ROWS)
+def _block_rows(d):
+    """Rows per block: about 1 MiB of float64 scratch (stays in cache), at most _BLOCK_ROWS."""
+    return max(1, min(_BLOCK_ROWS, _BLOCK_BYTES // (8 * max(d, 1))))
 
 
-def _block64(X2, a, b, who, what="X"):
-    xb = np.asarray(X2[a:b], dtype=np.float64)
+def _blocks(n, d=1):
+    step = _block_rows(d)
+    for a in range(0, n, step):
+        yield a, min(n, a + step)
+
+
+def _check_finite(xb, a, who, what):
     if not np.isfinite(xb).all():
         r, c = np.argwhere(~np.isfinite(xb))[0]
         raise ValueError(f"{who}: {what} contains NaN or Inf ({xb[r, c]!r} at row {a + r}, column {c}); "
                          "clean or impute the data first")
+
+
+def _block64(X2, a, b, who, what="X"):
+    xb = np.asarray(X2[a:b], dtype=np.float64)
+    _check_finite(xb, a, who, what)
     return xb
 
 
 def _map_rows(X2, fn, width, who, what="X"):
-    """float32 (N, width) = fn(float64 block) for each block of rows (fn must not modify its input)."""
-    n = X2.shape[0]
+    """float32 (N, width) = fn(block) for each block of rows; ``block`` is a float64 scratch copy that ``fn``
+    may overwrite (and return)."""
+    n, d = X2.shape
     out = np.empty((n, width), dtype=np.float32)
-    for a, b in _blocks(n):
-        out[a:b] = fn(_block64(X2, a, b, who, what))
+    scratch = np.empty((_block_rows(d), d))
+    for a, b in _blocks(n, d):
+        xb = scratch[:b - a]
+        np.copyto(xb, X2[a:b], casting="unsafe")
+        _check_finite(xb, a, who, what)
+        out[a:b] = fn(xb)
     return out
+
+
+def _affine(sub, mul=None, add=None):
+    """In-place block function ``((x - sub) * mul) + add`` (any of them None: skipped)."""
+    def fn(xb):
+        if sub is not None:
+            xb -= sub
+        if mul is not None:
+            xb *= mul
+        if add is not None:
+            xb += add
+        return xb
+    return fn
 
 
 def _moments(X2, who, groups=None, min_samples=1):
@@ -135,13 +164,13 @@ def _moments(X2, who, groups=None, min_samples=1):
             return xb.reshape(xb.shape[0], c, hw).sum(axis=(0, 2))
         count = n * hw
     total = None
-    for a, b in _blocks(n):
+    for a, b in _blocks(n, X2.shape[1]):
         s = red(_block64(X2, a, b, who))
         total = s if total is None else total + s
     mean = total / count
     mexp = mean if groups is None else np.repeat(mean, groups[1])
     sq = None
-    for a, b in _blocks(n):
+    for a, b in _blocks(n, X2.shape[1]):
         d = _block64(X2, a, b, who) - mexp
         s = red(d * d)
         sq = s if sq is None else sq + s
@@ -158,7 +187,7 @@ def _covariance(X2, mean, who):
     """Sample covariance (ddof=1) of the rows of X2 about ``mean``, float64 (D, D), symmetric."""
     d = X2.shape[1]
     cov = np.zeros((d, d))
-    for a, b in _blocks(X2.shape[0]):
+    for a, b in _blocks(X2.shape[0]):  # large blocks: fewer D x D accumulations
         xc = _block64(X2, a, b, who) - mean
         cov += xc.T @ xc
     cov /= X2.shape[0] - 1
@@ -420,7 +449,7 @@ class Standardize(Transformer):
         X2, shape = _features(X, "Standardize.transform")
         self._check_width(X2.shape[1], shape, "transform", self.n_features_in_)
         m, inv = self._mean_f, self._inv_f
-        return _map_rows(X2, lambda xb: (xb - m) * inv, X2.shape[1], "Standardize.transform").reshape(shape)
+        return _map_rows(X2, _affine(m, inv), X2.shape[1], "Standardize.transform").reshape(shape)
 
     def inverse_transform(self, Y):
         """float32 ``y * scale_ + mean_``, the input's shape."""
@@ -428,7 +457,7 @@ class Standardize(Transformer):
         Y2, shape = _features(Y, "Standardize.inverse_transform")
         self._check_width(Y2.shape[1], shape, "inverse_transform", self.n_features_in_)
         m, s = self._mean_f, self._scale_f
-        return _map_rows(Y2, lambda yb: yb * s + m, Y2.shape[1], "Standardize.inverse_transform").reshape(shape)
+        return _map_rows(Y2, _affine(None, s, m), Y2.shape[1], "Standardize.inverse_transform").reshape(shape)
 
     def _fit_config(self):
         return {"n_features_in": int(self.n_features_in_)}
@@ -467,14 +496,14 @@ class Center(Transformer):
         X2, shape = _features(X, "Center.transform")
         self._check_width(X2.shape[1], shape, "transform", self.n_features_in_)
         m = self.mean_
-        return _map_rows(X2, lambda xb: xb - m, X2.shape[1], "Center.transform").reshape(shape)
+        return _map_rows(X2, _affine(m), X2.shape[1], "Center.transform").reshape(shape)
 
     def inverse_transform(self, Y):
         self._check_fitted("inverse_transform")
         Y2, shape = _features(Y, "Center.inverse_transform")
         self._check_width(Y2.shape[1], shape, "inverse_transform", self.n_features_in_)
         m = self.mean_
-        return _map_rows(Y2, lambda yb: yb + m, Y2.shape[1], "Center.inverse_transform").reshape(shape)
+        return _map_rows(Y2, _affine(None, None, m), Y2.shape[1], "Center.inverse_transform").reshape(shape)
 
     def _fit_config(self):
         return {"n_features_in": int(self.n_features_in_)}
@@ -516,7 +545,7 @@ class MinMaxScale(Transformer):
         if X2.shape[0] < 1:
             raise ValueError("MinMaxScale.fit: need at least 1 sample, got 0")
         lo = hi = None
-        for a, b in _blocks(X2.shape[0]):
+        for a, b in _blocks(X2.shape[0], X2.shape[1]):
             xb = _block64(X2, a, b, "MinMaxScale.fit")
             bl, bh = xb.min(axis=0), xb.max(axis=0)
             lo = bl if lo is None else np.minimum(lo, bl)
@@ -539,14 +568,14 @@ class MinMaxScale(Transformer):
         X2, shape = _features(X, "MinMaxScale.transform")
         self._check_width(X2.shape[1], shape, "transform", self.n_features_in_)
         s, o = self._scale, self._offset
-        return _map_rows(X2, lambda xb: xb * s + o, X2.shape[1], "MinMaxScale.transform").reshape(shape)
+        return _map_rows(X2, _affine(None, s, o), X2.shape[1], "MinMaxScale.transform").reshape(shape)
 
     def inverse_transform(self, Y):
         self._check_fitted("inverse_transform")
         Y2, shape = _features(Y, "MinMaxScale.inverse_transform")
         self._check_width(Y2.shape[1], shape, "inverse_transform", self.n_features_in_)
         s, o = self._scale, self._offset
-        return _map_rows(Y2, lambda yb: (yb - o) / s, Y2.shape[1],
+        return _map_rows(Y2, _affine(o, 1.0 / s), Y2.shape[1],
                          "MinMaxScale.inverse_transform").reshape(shape)
 
     def _fit_config(self):
@@ -579,7 +608,7 @@ def _pca_basis(X2, who):
         comps = u.T
     else:
         xc = np.empty((n, d))
-        for a, b in _blocks(n):
+        for a, b in _blocks(n, d):
             xc[a:b] = _block64(X2, a, b, who) - mean
         _, sv, vt = np.linalg.svd(xc, full_matrices=False)
         s = sv * sv / (n - 1)
@@ -672,7 +701,7 @@ class PCA(Transformer):
         X2, shape = _features(X, who)
         self._check_width(X2.shape[1], shape, "transform", self.n_features_in_)
         m, p = self.mean_, self._proj
-        return _map_rows(X2, lambda xb: (xb - m) @ p, self.n_components_, who)
+        return _map_rows(X2, lambda xb: _affine(m)(xb) @ p, self.n_components_, who)
 
     def inverse_transform(self, Y):
         """float32 ``(N, D)`` from ``(N, n_components_)``."""
@@ -766,7 +795,7 @@ class ZCAWhitening(Transformer):
         X2, shape = _features(X, "ZCAWhitening.transform")
         self._check_width(X2.shape[1], shape, "transform", self.n_features_in_)
         m, w = self.mean_, self.whitening_
-        return _map_rows(X2, lambda xb: (xb - m) @ w, X2.shape[1], "ZCAWhitening.transform").reshape(shape)
+        return _map_rows(X2, lambda xb: _affine(m)(xb) @ w, X2.shape[1], "ZCAWhitening.transform").reshape(shape)
 
     def inverse_transform(self, Y):
         self._check_fitted("inverse_transform")
@@ -1056,13 +1085,13 @@ class TargetScaler(Transformer):
         self._check_fitted("transform")
         y2, shape = self._targets(y, "TargetScaler.transform", "transform")
         m, s = self.mean_, self.scale_
-        return _map_rows(y2, lambda b: (b - m) / s, y2.shape[1], "TargetScaler.transform", "y").reshape(shape)
+        return _map_rows(y2, _affine(m, 1.0 / s), y2.shape[1], "TargetScaler.transform", "y").reshape(shape)
 
     def inverse_transform(self, y):
         self._check_fitted("inverse_transform")
         y2, shape = self._targets(y, "TargetScaler.inverse_transform", "inverse_transform")
         m, s = self.mean_, self.scale_
-        return _map_rows(y2, lambda b: b * s + m, y2.shape[1], "TargetScaler.inverse_transform",
+        return _map_rows(y2, _affine(None, s, m), y2.shape[1], "TargetScaler.inverse_transform",
                          "y").reshape(shape)
 
     def _fit_config(self):
