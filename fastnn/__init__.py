@@ -22,7 +22,7 @@ from .activations import (Activation, Identity, Sigmoid, Tanh, ReLU, LeakyReLU, 
 from .losses import MSELoss, L1Loss, HuberLoss, BCEWithLogitsLoss, CrossEntropyLoss  # noqa: E402
 from .model import Sequential  # noqa: E402
 from .trainer import History  # noqa: E402
-from . import callbacks, metrics, io, schedules  # noqa: E402,F401
+from . import callbacks, metrics, io, schedules, preprocessing  # noqa: E402,F401
 from .io import load, save  # noqa: E402
 
 __all__ = ["__version__", "show_config", "config", "set_num_threads", "get_num_threads", "set_isa", "get_isa",
@@ -30,4 +30,4 @@ __all__ = ["__version__", "show_config", "config", "set_num_threads", "get_num_t
            "GaussianNoise", "Flatten", "Residual", "Activation", "Identity",
            "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "PReLU", "RReLU", "ELU", "SELU", "Softplus", "Softsign",
            "Softmax", "MSELoss", "L1Loss", "HuberLoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "Sequential",
-           "History", "callbacks", "metrics", "io", "schedules", "load", "save"]
+           "History", "callbacks", "metrics", "io", "schedules", "preprocessing", "load", "save"]
