@@ -20,6 +20,8 @@ from .layers import Layer, Linear, Dense, Dropout, AlphaDropout, GaussianNoise, 
 from .activations import (Activation, Identity, Sigmoid, Tanh, ReLU, LeakyReLU, PReLU, RReLU, ELU,  # noqa: E402
                           SELU, Softplus, Softsign, Softmax)
 from .losses import MSELoss, L1Loss, HuberLoss, BCEWithLogitsLoss, CrossEntropyLoss  # noqa: E402
+from .conv import (Conv2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, GlobalAvgPool2d, BatchNorm1d,  # noqa: E402
+                   BatchNorm2d)
 from .model import Sequential  # noqa: E402
 from .trainer import History  # noqa: E402
 from . import callbacks, metrics, io, schedules, preprocessing  # noqa: E402,F401
@@ -27,7 +29,8 @@ from .io import load, save  # noqa: E402
 
 __all__ = ["__version__", "show_config", "config", "set_num_threads", "get_num_threads", "set_isa", "get_isa",
            "ops", "init", "losses", "optim", "datasets", "Layer", "Linear", "Dense", "Dropout", "AlphaDropout",
-           "GaussianNoise", "Flatten", "Residual", "Activation", "Identity",
+           "GaussianNoise", "Flatten", "Residual", "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
+           "GlobalAvgPool2d", "BatchNorm1d", "BatchNorm2d", "Activation", "Identity",
            "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "PReLU", "RReLU", "ELU", "SELU", "Softplus", "Softsign",
            "Softmax", "MSELoss", "L1Loss", "HuberLoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "Sequential",
            "History", "callbacks", "metrics", "io", "schedules", "preprocessing", "load", "save"]

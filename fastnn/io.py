@@ -133,10 +133,10 @@ def _decode(obj, reader):
 # ----------------------------------------------------------------------------------------------------------
 
 def _layer_classes():
-    from . import activations, layers
+    from . import activations, conv, layers
 
     out = {}
-    for mod in (layers, activations):
+    for mod in (layers, activations, conv):
         for name in getattr(mod, "__all__", []):
             c = getattr(mod, name, None)
             if isinstance(c, type) and issubclass(c, layers.Layer) and c not in (layers.Layer, layers.Residual):

@@ -180,7 +180,8 @@ class Sequential:
                 if name not in layer._buffer_names]
 
     def n_params(self):
-        return int(self.params.shape[0])
+        """Trainable parameters (buffers such as running statistics excluded)."""
+        return int(sum(p.size for p in self.parameters()))
 
     def state_dict(self):
         """``{"<layer index>.<name>": array copy}`` as PyTorch's Sequential names them."""
@@ -369,24 +370,45 @@ class Sequential:
 
     # -- description ---------------------------------------------------------------------------------------
     def summary(self, batch_size=1, file=None):
-        """Print per layer: output shape, parameters and forward FLOPs for ``batch_size`` rows."""
-        rows = [("Layer", "Output", "Params", "FLOPs")]
-        for i, layer in enumerate(self.layers):
-            rows.append((f"{i}: {layer!r}", f"({batch_size}, {layer.out_dim})", f"{layer.n_params():,}",
-                         f"{layer.flops(batch_size):,}"))
+        """Print per layer: output shape, trainable parameters, forward FLOPs for ``batch_size`` samples and
+        the activation memory of its output; then the totals."""
+        rows = [("Layer", "Output", "Params", "FLOPs", "Act. memory")]
+        total_mem = 0
+        for i, (layer, (src, src2)) in enumerate(zip(self.layers, self._graph)):
+            name = f"{i}: {layer!r}"
+            if isinstance(layer, _layers.Add):
+                name += f"  <- {_src_name(src)} + {_src_name(src2)}"
+            elif src != i - 1:
+                name += f"  <- {_src_name(src)}"
+            shape = getattr(layer, "out_shape", None) or (layer.out_dim,)
+            mem = 4 * batch_size * layer.out_dim
+            total_mem += mem
+            rows.append((name, str((batch_size,) + tuple(shape)), f"{sum(p.size for p in layer.parameters()):,}",
+                         f"{layer.flops(batch_size):,}", _bytes(mem)))
         total_flops = sum(layer.flops(batch_size) for layer in self.layers)
-        widths = [max(len(r[c]) for r in rows) for c in range(4)]
-        lines = ["  ".join(r[c].ljust(widths[c]) if c == 0 else r[c].rjust(widths[c]) for c in range(4))
+        widths = [max(len(r[c]) for r in rows) for c in range(5)]
+        lines = ["  ".join(r[c].ljust(widths[c]) if c == 0 else r[c].rjust(widths[c]) for c in range(5))
                  for r in rows]
         lines.insert(1, "-" * len(lines[0]))
         lines.append("-" * len(lines[0]))
-        lines.append(f"Total parameters: {self.n_params():,}   forward FLOPs per {batch_size} sample(s): "
-                     f"{total_flops:,}")
+        lines.append(f"Trainable parameters: {self.n_params():,}   forward FLOPs per {batch_size} sample(s): "
+                     f"{total_flops:,} (training ~3x)   activations: {_bytes(total_mem)}")
         print("\n".join(lines), file=file or sys.stdout)
 
     def __repr__(self):
         inner = ",\n  ".join(repr(layer) for layer in self.layers)
         return f"Sequential([\n  {inner}\n], seed={self.seed})"
+
+
+def _src_name(s):
+    return "input" if s < 0 else str(s)
+
+
+def _bytes(n):
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
 
 
 def _optional_positive(name, v):
