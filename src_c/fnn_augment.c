@@ -187,7 +187,8 @@ static void erase_image(float *img, const fnn_augment_op *op, uint64_t os, uint6
                         ptrdiff_t H, ptrdiff_t W) {
     const double area = (double)H * (double)W, lr0 = log((double)op->c), lr1 = log((double)op->d);
     for (int t = 0; t < AUG_ERASE_TRIES; t++) {
-        const double target = area * ((double)op->a + ((double)op->b - (double)op->a) * aug_u53(aug_draw(os, step, i, 1 + 4 * t)));
+        const double frac = (double)op->a + ((double)op->b - (double)op->a) * aug_u53(aug_draw(os, step, i, 1 + 4 * t));
+        const double target = area * frac;
         const double asp = exp(lr0 + (lr1 - lr0) * aug_u53(aug_draw(os, step, i, 2 + 4 * t)));
         const ptrdiff_t h = (ptrdiff_t)lround(sqrt(target * asp)), w = (ptrdiff_t)lround(sqrt(target / asp));
         if (!(h < H && w < W)) continue;

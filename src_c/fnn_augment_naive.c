@@ -126,7 +126,8 @@ static void sample_naive(float *img, float *tmp, const fnn_augment_op *ops, int 
         } else if (op->kind == FNN_AUG_ERASE) {
             const double area = (double)H * (double)W;
             for (int t = 0; t < 10; t++) {
-                const double target = area * ((double)op->a + ((double)op->b - (double)op->a) * u53(draw(os, step, i, 1 + 4 * t)));
+                const double frac = (double)op->a + ((double)op->b - (double)op->a) * u53(draw(os, step, i, 1 + 4 * t));
+                const double target = area * frac;
                 const double lr0 = log((double)op->c), lr1 = log((double)op->d);
                 const double asp = exp(lr0 + (lr1 - lr0) * u53(draw(os, step, i, 2 + 4 * t)));
                 const ptrdiff_t h = (ptrdiff_t)lround(sqrt(target * asp)), w = (ptrdiff_t)lround(sqrt(target / asp));
