@@ -73,14 +73,25 @@ static void shift_image(float *img, ptrdiff_t C, ptrdiff_t H, ptrdiff_t W, ptrdi
     }
 }
 
-// img (C*H rows of W) mirrored left-right
-static void hflip_image(float *img, ptrdiff_t rows, ptrdiff_t W) {
-    for (ptrdiff_t r = 0; r < rows; r++) {
-        float *FNN_RESTRICT p = img + r * W;
-        for (ptrdiff_t x = 0, y = W - 1; x < y; x++, y--) {
-            float t = p[x];
-            p[x] = p[y];
-            p[y] = t;
+// img (C,H,W) mirrored left-right.  Small planes: reversed whole (one long vectorised loop into a stack copy),
+// then rows copied back in reverse order; large planes: swaps within each row
+static void hflip_image(float *img, ptrdiff_t C, ptrdiff_t H, ptrdiff_t W) {
+    float tmp[1024];
+    const ptrdiff_t HW = H * W;
+    for (ptrdiff_t c = 0; c < C; c++) {
+        float *FNN_RESTRICT p = img + c * HW;
+        if (HW <= 1024) {
+            for (ptrdiff_t k = 0; k < HW; k++) tmp[k] = p[HW - 1 - k];   /* tmp = p flipped both ways */
+            for (ptrdiff_t y = 0; y < H; y++) memcpy(p + y * W, tmp + (H - 1 - y) * W, (size_t)W * sizeof(float));
+            continue;
+        }
+        for (ptrdiff_t r = 0; r < H; r++) {
+            float *q = p + r * W;
+            for (ptrdiff_t x = 0, y = W - 1; x < y; x++, y--) {
+                float t = q[x];
+                q[x] = q[y];
+                q[y] = t;
+            }
         }
     }
 }
@@ -105,38 +116,53 @@ FNN_INLINE float pix_or(const float *p, ptrdiff_t H, ptrdiff_t W, ptrdiff_t y, p
     return (y >= 0 && y < H && x >= 0 && x < W) ? p[y * W + x] : fill;
 }
 
-// img (C,H,W) = bilinear rotation of src (C,H,W) by (cs, sn) about the centre, counter-clockwise on screen
+#define ROT_CHUNK 64   /* pixels of a row whose source coordinates are computed together (vectorised) */
+
+// img (C,H,W) = bilinear rotation of src (C,H,W) by (cs, sn) about the centre, counter-clockwise on screen.
+// Per chunk of a row: coordinates, floors and weights in vectorisable loops, then the gathers
 static void rotate_image(float *img, const float *src, ptrdiff_t C, ptrdiff_t H, ptrdiff_t W, float cs, float sn,
                          float fill) {
     const float cx = 0.5f * (float)(W - 1), cy = 0.5f * (float)(H - 1);
     const ptrdiff_t HW = H * W;
+    int32_t ix[ROT_CHUNK], iy[ROT_CHUNK];
+    float w00[ROT_CHUNK], w01[ROT_CHUNK], w10[ROT_CHUNK], w11[ROT_CHUNK];
     for (ptrdiff_t y = 0; y < H; y++) {
         const float v = (float)y - cy;
-        for (ptrdiff_t x = 0; x < W; x++) {
-            const float u = (float)x - cx;
-            const float xs = cx + cs * u - sn * v, ys = cy + sn * u + cs * v;
-            const float fx0 = floorf(xs), fy0 = floorf(ys);
-            const float fx = xs - fx0, fy = ys - fy0;
-            const float w00 = (1.0f - fx) * (1.0f - fy), w01 = fx * (1.0f - fy), w10 = (1.0f - fx) * fy,
-                        w11 = fx * fy;
-            if (!(fx0 >= -1.0f && fx0 < (float)W && fy0 >= -1.0f && fy0 < (float)H)) {
-                for (ptrdiff_t c = 0; c < C; c++) img[c * HW + y * W + x] = fill;
-                continue;
+        for (ptrdiff_t xb = 0; xb < W; xb += ROT_CHUNK) {
+            const int nx = (int)(W - xb < ROT_CHUNK ? W - xb : ROT_CHUNK);
+            for (int k = 0; k < nx; k++) {
+                const float u = (float)((int32_t)xb + k) - cx;   /* int32 -> float vectorises */
+                const float xs = cx + cs * u - sn * v, ys = cy + sn * u + cs * v;
+                /* floor by truncation (no SSE4.1 roundps in the baseline build); |xs|, |ys| < 2^23 */
+                int32_t x0 = (int32_t)xs, y0 = (int32_t)ys;
+                x0 -= (float)x0 > xs;
+                y0 -= (float)y0 > ys;
+                const float fx = xs - (float)x0, fy = ys - (float)y0;
+                ix[k] = x0;
+                iy[k] = y0;
+                w00[k] = (1.0f - fx) * (1.0f - fy);
+                w01[k] = fx * (1.0f - fy);
+                w10[k] = (1.0f - fx) * fy;
+                w11[k] = fx * fy;
             }
-            const ptrdiff_t x0 = (ptrdiff_t)fx0, y0 = (ptrdiff_t)fy0;
-            if (x0 >= 0 && x0 + 1 < W && y0 >= 0 && y0 + 1 < H) {   /* all four neighbours inside */
-                const ptrdiff_t o = y0 * W + x0;
-                for (ptrdiff_t c = 0; c < C; c++) {
-                    const float *s = src + c * HW + o;
-                    img[c * HW + y * W + x] = w00 * s[0] + w01 * s[1] + w10 * s[W] + w11 * s[W + 1];
-                }
-            } else {
-                for (ptrdiff_t c = 0; c < C; c++) {
-                    const float *s = src + c * HW;
-                    img[c * HW + y * W + x] = w00 * pix_or(s, H, W, y0, x0, fill) +
-                                              w01 * pix_or(s, H, W, y0, x0 + 1, fill) +
-                                              w10 * pix_or(s, H, W, y0 + 1, x0, fill) +
-                                              w11 * pix_or(s, H, W, y0 + 1, x0 + 1, fill);
+            for (int k = 0; k < nx; k++) {
+                const ptrdiff_t x0 = ix[k], y0 = iy[k], o = y * W + xb + k;
+                if (x0 >= 0 && x0 + 1 < W && y0 >= 0 && y0 + 1 < H) {   /* all four neighbours inside */
+                    const ptrdiff_t q = y0 * W + x0;
+                    for (ptrdiff_t c = 0; c < C; c++) {
+                        const float *s = src + c * HW + q;
+                        img[c * HW + o] = w00[k] * s[0] + w01[k] * s[1] + w10[k] * s[W] + w11[k] * s[W + 1];
+                    }
+                } else if (!(x0 >= -1 && x0 < W && y0 >= -1 && y0 < H)) {
+                    for (ptrdiff_t c = 0; c < C; c++) img[c * HW + o] = fill;
+                } else {
+                    for (ptrdiff_t c = 0; c < C; c++) {
+                        const float *s = src + c * HW;
+                        img[c * HW + o] = w00[k] * pix_or(s, H, W, y0, x0, fill) +
+                                          w01[k] * pix_or(s, H, W, y0, x0 + 1, fill) +
+                                          w10[k] * pix_or(s, H, W, y0 + 1, x0, fill) +
+                                          w11[k] * pix_or(s, H, W, y0 + 1, x0 + 1, fill);
+                    }
                 }
             }
         }
@@ -208,7 +234,7 @@ static void augment_sample(const aug_ctx *cx, float *img, float *scratch, ptrdif
         const uint64_t os = cx->seed ^ fnn_mix64(0xA0 + (uint64_t)j);
         if (op->p < 1.0f && !(aug_u24(aug_draw(os, step, i, 0)) < op->p)) continue;
         switch (op->kind) {
-        case FNN_AUG_HFLIP: hflip_image(img, C * H, W); break;
+        case FNN_AUG_HFLIP: hflip_image(img, C, H, W); break;
         case FNN_AUG_VFLIP: vflip_image(img, C, H, W); break;
         case FNN_AUG_CROP: {
             const ptrdiff_t m = 2 * (ptrdiff_t)op->ia + 1;
@@ -258,9 +284,10 @@ static void augment_sample(const aug_ctx *cx, float *img, float *scratch, ptrdif
         case FNN_AUG_ERASE: erase_image(img, op, os, step, i, C, H, W); break;
         case FNN_AUG_CLIP: {
             const float lo = op->a, hi = op->b;
-            for (ptrdiff_t k = 0; k < n; k++) {
-                const float v = img[k];
-                img[k] = v < lo ? lo : (v > hi ? hi : v);
+            for (ptrdiff_t k = 0; k < n; k++) {   /* two selects: maxps then minps */
+                float v = img[k];
+                v = v < lo ? lo : v;
+                img[k] = v > hi ? hi : v;
             }
             break;
         }

@@ -293,7 +293,9 @@ def test_fast_matches_naive(op, shape):
     x = rng.random((33,) + shape, dtype=np.float32)
     fast = run(x, [op], shape, seed=17, step=4)
     naive = run(x, [op], shape, seed=17, step=4, naive=True)
-    if op["kind"] == "contrast":     # the fast mean sums in 4 partials
+    if op["kind"] in ("contrast", "rotate", "noise"):
+        # contrast: the fast mean sums in 4 partials; rotate, noise: same formulas, but a compiler with FMA may
+        # contract the vectorised and the scalar forms differently (bitwise equal on baseline x86-64)
         np.testing.assert_allclose(fast, naive, rtol=1e-6, atol=1e-6)
     else:
         np.testing.assert_array_equal(fast, naive)
