@@ -24,7 +24,7 @@ from .conv import (Conv2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, GlobalAvgPoo
                    BatchNorm2d)
 from .model import Sequential  # noqa: E402
 from .trainer import History  # noqa: E402
-from . import callbacks, metrics, io, schedules, preprocessing  # noqa: E402,F401
+from . import callbacks, metrics, io, schedules, preprocessing, augment  # noqa: E402,F401
 from .io import load, save  # noqa: E402
 
 __all__ = ["__version__", "show_config", "config", "set_num_threads", "get_num_threads", "set_isa", "get_isa",
@@ -33,4 +33,4 @@ __all__ = ["__version__", "show_config", "config", "set_num_threads", "get_num_t
            "GlobalAvgPool2d", "BatchNorm1d", "BatchNorm2d", "Activation", "Identity",
            "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "PReLU", "RReLU", "ELU", "SELU", "Softplus", "Softsign",
            "Softmax", "MSELoss", "L1Loss", "HuberLoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "Sequential",
-           "History", "callbacks", "metrics", "io", "schedules", "preprocessing", "load", "save"]
+           "History", "callbacks", "metrics", "io", "schedules", "preprocessing", "augment", "load", "save"]

@@ -347,9 +347,24 @@ class Sequential:
 
     __call__ = forward
 
-    def predict(self, X, batch_size=256):
+    def predict(self, X, batch_size=256, tta=0, augment=None):
         """Predictions: class probabilities for cross-entropy (softmax of the logits) and binary
-        cross-entropy (sigmoid), the raw outputs for regression losses."""
+        cross-entropy (sigmoid), the raw outputs for regression losses.  ``tta=K`` with an ``augment``
+        pipeline averages the predictions over K augmented copies of X (test-time augmentation; copy k uses
+        the model seed and step k)."""
+        if tta:
+            if isinstance(tta, bool) or not isinstance(tta, (int, np.integer)) or tta < 1:
+                raise ValueError(f"tta must be a positive int, got {tta!r}")
+            if augment is None:
+                raise ValueError("tta needs an augment pipeline (fastnn.augment.Compose)")
+            X = _as_inputs(X, self.in_dim, input_shape=self.input_shape)
+            shape = getattr(augment, "image_shape", None) or self.input_shape
+            total = None
+            for k in range(int(tta)):
+                Xk = augment.apply(X.reshape((len(X),) + tuple(shape)), seed=self.seed, step=k)
+                p = self.predict(Xk.reshape(len(X), -1), batch_size)
+                total = p if total is None else total + p
+            return total / float(tta)
         z = self.forward(X, batch_size)
         if isinstance(self.loss, _losses.CrossEntropyLoss):
             z = z - z.max(axis=1, keepdims=True)

@@ -251,10 +251,28 @@ def _bad_batch(exc):
     return int(m.group(1)) if m else None
 
 
+def _check_augment(model, augment):
+    """(op dicts, C, H, W) for Plan.set_augment, or None."""
+    if augment is None:
+        return None
+    from . import augment as _aug
+
+    if isinstance(augment, (list, tuple)):
+        augment = _aug.Compose(list(augment))
+    if not hasattr(augment, "to_c"):
+        raise TypeError(f"fit: augment must be a fastnn.augment.Compose or a list of its ops, got {augment!r}")
+    shape = getattr(augment, "image_shape", None) or model.input_shape
+    if len(shape) != 3 or int(np.prod(shape)) != model.in_dim:
+        raise ValueError(f"fit: augmentation needs the image shape (C, H, W) of the model's {model.in_dim} inputs "
+                         f"(got {tuple(shape)}): give Compose(image_shape=...) or the model input_shape")
+    c, h, w = (int(d) for d in shape)
+    return augment.to_c(), c, h, w
+
+
 def fit(model, X, y, epochs=1, batch_size=32, validation_data=None, validation_split=0.0, shuffle=True,
         class_weight=None, sample_weight=None, callbacks=None, verbose=1, initial_epoch=None, seed=None,
         lr_schedule=None, metrics=None, train_metrics=False, resume_from=None, file=None,
-        progress_interval=0.1):
+        progress_interval=0.1, augment=None):
     """Train ``model`` on (X, y) in mini-batches; returns a ``History``.
 
     - X (N, in) float (other numeric dtypes converted to float32 once); y: integer labels (N,) or target rows
@@ -283,6 +301,9 @@ def fit(model, X, y, epochs=1, batch_size=32, validation_data=None, validation_s
       stops training.
     - ``verbose``: 0 silent; 1 a live progress bar per epoch (batches, samples/s, running loss, ETA) when
       ``file`` (default stdout) is a terminal, else one line per epoch; 2 one line per epoch.
+    - ``augment``: a ``fastnn.augment.Compose`` (or list of its ops) applied to every training batch inside
+      the C loop, keyed by (seed, step, sample): same seed, same augmented batches, any thread count.  Image
+      shape from ``Compose(image_shape=...)`` or the model's ``input_shape``.
     - ``lr_schedule``: an object with ``scales(epoch, n_batches)`` (float32 multipliers of every group's lr
       for each batch), ``on_epoch_end(epoch, logs)``, ``finished`` (stop when True), ``current_scale`` (the
       logged lr is ``optimizer.lr * current_scale``) and optionally ``state_dict``/``load_state_dict``.
@@ -391,99 +412,106 @@ def fit(model, X, y, epochs=1, batch_size=32, validation_data=None, validation_s
     n_threads = get_num_threads()
     model.stop_training = False
 
-    cbl.on_train_begin()
-    if resumed is not None:
-        cbl.load_states(resumed["callbacks"])
-    for epoch in range(start, end):
-        if model.stop_training or getattr(lr_schedule, "finished", False):
-            break
-        cbl.on_epoch_begin(epoch, {})
-        if shuffle is True:
-            order = _core.shuffle(n, model.seed, epoch)
-        elif shuffle == "interleave-classes":
-            order = _interleaved_order(strat, seed, epoch)
-        else:
-            order = None
-        scales = None
-        if lr_schedule is not None:
-            scales = np.ascontiguousarray(lr_schedule.scales(epoch, n_batches), dtype=np.float32)
-            if scales.shape != (n_batches,) or not np.isfinite(scales).all() or (scales < 0).any():
-                raise ValueError(f"fit: lr_schedule.scales({epoch}, {n_batches}) must return {n_batches} finite "
-                                 f"multipliers >= 0, got shape {scales.shape}")
-        bar = _Bar(out, epoch + 1, end, n_batches) if live else None
-        chunked = live or bool(cbl.strides)
-        chunk = 1 if live else n_batches
-        loss_sum, correct, seen, lo, nan_hit = 0.0, 0, 0, 0, False
-        t0 = time.perf_counter()
-        while lo < n_batches:
-            hi = min(n_batches, lo + chunk)
-            stop = cbl.next_stop(lo)
-            if stop is not None:
-                hi = min(hi, stop)
-            tc = time.perf_counter()
-            try:
-                ls, c, s, opt.step_count = plan.train(
-                    X, target, labels, order, opt.group_specs(), opt._ranges, opt.state, opt.scalars,
-                    opt.step_count, None if scales is None else scales[lo:hi], model.clip_norm, model.clip_value,
-                    batch_size, lo, hi, n_threads)
-            except FloatingPointError as exc:
-                bad = _bad_batch(exc)
-                if bad is not None:
-                    opt.step_count += bad - lo   # the updates before the bad batch were applied
-                if not nan_stop:
-                    raise FloatingPointError(f"epoch {epoch + 1}: {exc}") from None
-                nan_hit = True
+    _augment_spec = _check_augment(model, augment)
+    if _augment_spec is not None:
+        plan.set_augment(*_augment_spec)
+    try:
+        cbl.on_train_begin()
+        if resumed is not None:
+            cbl.load_states(resumed["callbacks"])
+        for epoch in range(start, end):
+            if model.stop_training or getattr(lr_schedule, "finished", False):
                 break
-            loss_sum, correct, seen = loss_sum + ls, correct + c, seen + s
-            done_now, lo = hi - lo, hi
-            if chunked:
-                now = time.perf_counter()
-                if live:
-                    per_batch = (now - tc) / done_now
-                    chunk = max(1, int(progress_interval / per_batch)) if per_batch > 0 else n_batches
-                    bar.draw(lo, seen, now - t0, loss_sum / seen)
-                if cbl.strides:
-                    blogs = {"loss": loss_sum / seen, "batch": lo - 1, "size": s}
-                    acc = model._accuracy(correct, seen)
-                    if acc is not None and not drop_train_acc:
-                        blogs["accuracy"] = acc
-                    cbl.on_batch_end(lo - 1, blogs)
-                if model.stop_training:
-                    break
-        dt = time.perf_counter() - t0
-        model.epochs_trained = epoch + 1
-        if lr_schedule is not None and hasattr(lr_schedule, "advance"):
-            lr_schedule.advance(lo)   # the batches actually trained (fewer when stopped mid-epoch)
-        logs = {"loss": float("nan") if nan_hit or not seen else loss_sum / seen}
-        acc = model._accuracy(correct, seen) if seen else None
-        if acc is not None and not drop_train_acc and not nan_hit:
-            logs["accuracy"] = acc
-        if nan_hit:
-            model.stop_training = True
-            if verbose:
-                print(f"epoch {epoch + 1}: the training loss became NaN or Inf; stopping (TerminateOnNaN)",
-                      file=out, flush=True)
-        else:
-            if train_metrics and metric_list:
-                logs.update(_metric_logs(model, metric_list, X, y_raw, task))
-            if val is not None:
-                vres = _eval_arrays(model, val[0], val[1], val[2], val[3], metric_list, task, max(256, batch_size))
-                logs.update({"val_" + k: v for k, v in vres.items()})
-        scale = float(getattr(lr_schedule, "current_scale", 1.0)) if lr_schedule is not None else 1.0
-        logs["lr"] = opt.lr * scale
-        logs["samples_per_s"] = seen / dt if dt > 0 else float("inf")
-        logs["time"] = dt
-        if lr_schedule is not None and hasattr(lr_schedule, "on_epoch_end"):
-            lr_schedule.on_epoch_end(epoch, logs)
-        history.append(epoch, logs)
-        if verbose:
-            line = _format_epoch(epoch + 1, end, logs)
-            if bar is not None:
-                bar.finish(line)
+            cbl.on_epoch_begin(epoch, {})
+            if shuffle is True:
+                order = _core.shuffle(n, model.seed, epoch)
+            elif shuffle == "interleave-classes":
+                order = _interleaved_order(strat, seed, epoch)
             else:
-                print(line, file=out, flush=True)
-        cbl.on_epoch_end(epoch, logs)
-    cbl.on_train_end({})
+                order = None
+            scales = None
+            if lr_schedule is not None:
+                scales = np.ascontiguousarray(lr_schedule.scales(epoch, n_batches), dtype=np.float32)
+                if scales.shape != (n_batches,) or not np.isfinite(scales).all() or (scales < 0).any():
+                    raise ValueError(f"fit: lr_schedule.scales({epoch}, {n_batches}) must return {n_batches} finite "
+                                     f"multipliers >= 0, got shape {scales.shape}")
+            bar = _Bar(out, epoch + 1, end, n_batches) if live else None
+            chunked = live or bool(cbl.strides)
+            chunk = 1 if live else n_batches
+            loss_sum, correct, seen, lo, nan_hit = 0.0, 0, 0, 0, False
+            t0 = time.perf_counter()
+            while lo < n_batches:
+                hi = min(n_batches, lo + chunk)
+                stop = cbl.next_stop(lo)
+                if stop is not None:
+                    hi = min(hi, stop)
+                tc = time.perf_counter()
+                try:
+                    ls, c, s, opt.step_count = plan.train(
+                        X, target, labels, order, opt.group_specs(), opt._ranges, opt.state, opt.scalars,
+                        opt.step_count, None if scales is None else scales[lo:hi], model.clip_norm, model.clip_value,
+                        batch_size, lo, hi, n_threads)
+                except FloatingPointError as exc:
+                    bad = _bad_batch(exc)
+                    if bad is not None:
+                        opt.step_count += bad - lo   # the updates before the bad batch were applied
+                    if not nan_stop:
+                        raise FloatingPointError(f"epoch {epoch + 1}: {exc}") from None
+                    nan_hit = True
+                    break
+                loss_sum, correct, seen = loss_sum + ls, correct + c, seen + s
+                done_now, lo = hi - lo, hi
+                if chunked:
+                    now = time.perf_counter()
+                    if live:
+                        per_batch = (now - tc) / done_now
+                        chunk = max(1, int(progress_interval / per_batch)) if per_batch > 0 else n_batches
+                        bar.draw(lo, seen, now - t0, loss_sum / seen)
+                    if cbl.strides:
+                        blogs = {"loss": loss_sum / seen, "batch": lo - 1, "size": s}
+                        acc = model._accuracy(correct, seen)
+                        if acc is not None and not drop_train_acc:
+                            blogs["accuracy"] = acc
+                        cbl.on_batch_end(lo - 1, blogs)
+                    if model.stop_training:
+                        break
+            dt = time.perf_counter() - t0
+            model.epochs_trained = epoch + 1
+            if lr_schedule is not None and hasattr(lr_schedule, "advance"):
+                lr_schedule.advance(lo)   # the batches actually trained (fewer when stopped mid-epoch)
+            logs = {"loss": float("nan") if nan_hit or not seen else loss_sum / seen}
+            acc = model._accuracy(correct, seen) if seen else None
+            if acc is not None and not drop_train_acc and not nan_hit:
+                logs["accuracy"] = acc
+            if nan_hit:
+                model.stop_training = True
+                if verbose:
+                    print(f"epoch {epoch + 1}: the training loss became NaN or Inf; stopping (TerminateOnNaN)",
+                          file=out, flush=True)
+            else:
+                if train_metrics and metric_list:
+                    logs.update(_metric_logs(model, metric_list, X, y_raw, task))
+                if val is not None:
+                    vres = _eval_arrays(model, val[0], val[1], val[2], val[3], metric_list, task, max(256, batch_size))
+                    logs.update({"val_" + k: v for k, v in vres.items()})
+            scale = float(getattr(lr_schedule, "current_scale", 1.0)) if lr_schedule is not None else 1.0
+            logs["lr"] = opt.lr * scale
+            logs["samples_per_s"] = seen / dt if dt > 0 else float("inf")
+            logs["time"] = dt
+            if lr_schedule is not None and hasattr(lr_schedule, "on_epoch_end"):
+                lr_schedule.on_epoch_end(epoch, logs)
+            history.append(epoch, logs)
+            if verbose:
+                line = _format_epoch(epoch + 1, end, logs)
+                if bar is not None:
+                    bar.finish(line)
+                else:
+                    print(line, file=out, flush=True)
+            cbl.on_epoch_end(epoch, logs)
+        cbl.on_train_end({})
+    finally:
+        if _augment_spec is not None:
+            plan.set_augment(None)
     return history
 
 

@@ -194,6 +194,11 @@ int fnn_plan_train(fnn_train_stats *stats, fnn_optimizer *opt, const fnn_plan *p
         ptrdiff_t lo = b * batch, B = n - lo < batch ? n - lo : batch;
         uint64_t step = (uint64_t)opt->step + p->rng_offset;  /* keys this batch's random numbers */
         gather(&w, p, x, target, labels, order, lo, B);
+        if (p->n_aug > 0) {
+            st = fnn_augment_batch(w.xb, p->aug, p->n_aug, B, p->aug_c, p->aug_h, p->aug_w,
+                                   p->seed ^ 0x5DEECE66DA3C1F0BULL, step, n_threads);
+            if (st) break;
+        }
         const float *pred;
         double loss = 0.0;
         st = fnn_forward(&pred, &w, p, w.xb, B, 1, 1, step, n_threads);

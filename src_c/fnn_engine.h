@@ -9,6 +9,7 @@
 #include "fnn_optim.h"
 #include "fnn_conv.h"
 #include "fnn_pool.h"
+#include "fnn_augment.h"
 
 enum {
     FNN_LAYER_LINEAR = 0, FNN_LAYER_ACT = 1, FNN_LAYER_DROPOUT = 2, FNN_LAYER_CONV = 3, FNN_LAYER_POOL = 4,
@@ -61,6 +62,9 @@ typedef struct {
     int loss_kind;        /* FNN_LOSS_* */
     float loss_delta;     /* Huber delta */
     uint64_t seed;        /* keys the stochastic layers (dropout, DropConnect, RReLU) with the step counter */
+    int n_aug;            /* training only: augmentation ops applied in order to each gathered batch of images */
+    const fnn_augment_op *aug;
+    ptrdiff_t aug_c, aug_h, aug_w; /* their image shape (aug_c * aug_h * aug_w = in_dim) */
     uint64_t rng_offset;  /* added to the optimizer's step to form the random stream of a training batch (the
                              steps taken by the model's earlier optimizers, so a switch does not replay masks) */
 } fnn_plan;

@@ -171,6 +171,9 @@ static int check_layer(const fnn_plan *p, int l) {
 int fnn_plan_check(const fnn_plan *p) {
     if (!p || p->n_layers < 0 || p->in_dim < 1 || p->n_params < 0) return FNN_ERR_ARG;
     if (p->loss_kind < 0 || p->loss_kind >= FNN_LOSS_COUNT) return FNN_ERR_ARG;
+    if (p->n_aug < 0 || (p->n_aug > 0 && (!p->aug || p->aug_c < 1 || p->aug_h < 1 || p->aug_w < 1 ||
+                                          p->aug_c * p->aug_h * p->aug_w != p->in_dim)))
+        return FNN_ERR_ARG;
     for (int l = 0; l < p->n_layers; l++) {
         int st = check_layer(p, l);
         if (st) return st;

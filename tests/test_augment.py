@@ -449,3 +449,72 @@ def test_compose_config_round_trip():
     with pytest.raises(ValueError, match="unknown augmentation class"):
         A.Compose.from_config({"transforms": [{"class": "os.system", "config": {}}]})
     assert "RandomCrop(padding=4" in repr(aug.transforms[0])
+
+
+# ---------------------------------------------------------------- inside the training loop
+
+def _aug_model(seed=0):
+    import fastnn as fnn
+
+    m = fnn.Sequential([fnn.Flatten(), fnn.Linear(64, 32, activation="relu"), fnn.Linear(32, 10)],
+                       input_shape=(1, 8, 8), seed=seed)
+    return m.compile(loss="cross_entropy", optimizer=fnn.optim.SGD(lr=0.05, momentum=0.9))
+
+
+def test_fit_with_augmentation_is_deterministic_and_thread_independent():
+    import fastnn as fnn
+
+    (X, y), _ = fnn.datasets.digits(test_size=0.2, seed=0)
+    aug = fnn.augment.Compose([fnn.augment.RandomTranslate(1), fnn.augment.Cutout(3, p=0.5)])
+
+    def run(t, augment):
+        fnn.set_num_threads(t)
+        try:
+            m = _aug_model()
+            m.fit(X.reshape(-1, 1, 8, 8), y, epochs=2, batch_size=64, verbose=0, augment=augment)
+            return m.params.copy()
+        finally:
+            fnn.set_num_threads(None)
+
+    a1, a2, plain = run(1, aug), run(2, aug), run(1, None)
+    assert np.array_equal(a1, a2)
+    assert not np.array_equal(a1, plain)
+
+
+def test_fit_augmentation_equals_augmenting_each_batch_by_hand():
+    """The C loop applies exactly Compose.apply(batch, seed', step) to each gathered batch."""
+    import fastnn as fnn
+    from fastnn._ext import _core
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(0, 1, (96, 64)).astype(np.float32)
+    y = rng.integers(0, 10, 96)
+    aug = fnn.augment.Compose([fnn.augment.RandomHorizontalFlip(), fnn.augment.RandomTranslate(2)])
+    a = _aug_model(seed=3)
+    a.fit(X, y, epochs=1, batch_size=32, shuffle=False, verbose=0, augment=aug)
+    b = _aug_model(seed=3)
+    for step, lo in enumerate(range(0, 96, 32)):
+        xb = X[lo:lo + 32].copy()
+        _core.augment_batch(xb, aug.to_c(), 1, 8, 8, seed=3 ^ 0x5DEECE66DA3C1F0B, step=step)
+        b._plan.loss_grad(xb, None, y[lo:lo + 32].astype(np.int32), True, step, 1)
+        b.optimizer.step(b.params, b.grads)
+    np.testing.assert_allclose(a.params, b.params, rtol=1e-5, atol=1e-6)
+
+
+def test_augment_needs_an_image_shape_and_tta_averages():
+    import fastnn as fnn
+
+    m = fnn.Sequential([fnn.Linear(64, 10)], seed=0).compile(loss="cross_entropy")
+    X = np.zeros((4, 64), np.float32)
+    with pytest.raises(ValueError, match="image shape"):
+        m.fit(X, np.zeros(4, int), verbose=0, augment=fnn.augment.Compose([fnn.augment.RandomHorizontalFlip()]))
+    aug = fnn.augment.Compose([fnn.augment.RandomHorizontalFlip()], image_shape=(1, 8, 8))
+    m.fit(X, np.zeros(4, int), verbose=0, augment=aug)
+    rng = np.random.default_rng(1)
+    Xr = rng.uniform(0, 1, (5, 64)).astype(np.float32)
+    got = m.predict(Xr, tta=3, augment=aug)
+    want = np.mean([m.predict(aug.apply(Xr.reshape(5, 1, 8, 8), seed=0, step=k).reshape(5, 64))
+                    for k in range(3)], axis=0)
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    with pytest.raises(ValueError, match="augment"):
+        m.predict(Xr, tta=2)

@@ -38,12 +38,14 @@ cdef class Plan:
     model's flat float32 buffers; the plan keeps references to them."""
     cdef fnn_plan plan
     cdef fnn_layer_desc *descs
+    cdef fnn_augment_op *aug_ops
     cdef object params_arr, grads_arr
     cdef readonly Py_ssize_t in_dim, out_dim
     cdef readonly int loss_kind
 
     def __cinit__(self):
         self.descs = NULL
+        self.aug_ops = NULL
 
     def __init__(self, list layers, Py_ssize_t in_dim, params, grads, str loss, float loss_delta=1.0,
                  uint64_t seed=0):
@@ -123,12 +125,38 @@ cdef class Plan:
         self.plan.loss_delta = loss_delta
         self.plan.seed = seed
         self.plan.rng_offset = 0
+        self.plan.n_aug = 0
+        self.plan.aug = NULL
         if fnn_plan_check(&self.plan) != FNN_OK:
             raise ValueError("Plan: inconsistent layer descriptors (dimensions do not chain, or a parameter "
                              "offset lies outside the parameter buffer)")
 
     def __dealloc__(self):
         free(self.descs)
+        free(self.aug_ops)
+
+    def set_augment(self, ops, Py_ssize_t c=0, Py_ssize_t h=0, Py_ssize_t w=0):
+        """Augment every training batch with ops (op dicts, see fastnn.augment) on (c, h, w) images; None
+        turns augmentation off."""
+        cdef fnn_augment_op *arr = NULL
+        if ops:
+            ops = augment_check_ops(ops)
+            if c * h * w != self.in_dim or c < 1 or h < 1 or w < 1:
+                raise ValueError(f"augmentation image shape {(c, h, w)} does not match the model's "
+                                 f"{self.in_dim} input features")
+            arr = <fnn_augment_op *>malloc(len(ops) * sizeof(fnn_augment_op))
+            if arr == NULL:
+                raise MemoryError()
+            try:
+                aug_ops_fill(ops, arr)
+            except BaseException:
+                free(arr)
+                raise
+        free(self.aug_ops)
+        self.aug_ops = arr
+        self.plan.aug = <const void *>arr
+        self.plan.n_aug = len(ops) if ops else 0
+        self.plan.aug_c, self.plan.aug_h, self.plan.aug_w = c, h, w
 
     cdef int _targets(self, Py_ssize_t n, target, labels, const float **tp, const int32_t **lp) except -1:
         cdef float[:, ::1] t

@@ -61,6 +61,9 @@ cdef extern from "fnn_engine.h" nogil:
         int loss_kind
         float loss_delta
         uint64_t seed
+        int n_aug
+        const void *aug
+        Py_ssize_t aug_c, aug_h, aug_w
         uint64_t rng_offset
     ctypedef struct fnn_param_range:
         Py_ssize_t off
