@@ -95,7 +95,7 @@ static void compute_block(const gemm_ctx *x, ptrdiff_t jc, ptrdiff_t ncur, ptrdi
             sa = x->lda;
             if (!x->trans_a) ukr = ar->ukr_row;
         } else {
-            fnn_gemm_pack_a(apack, asrc, x->lda, x->trans_a, kcur, mr, MR);
+            ar->pack_a(apack, asrc, x->lda, x->trans_a, kcur, mr, MR);
         }
         for (ptrdiff_t jr = jr_lo; jr < jr_hi; jr++) {
             ptrdiff_t j0 = jc + jr * NR;
