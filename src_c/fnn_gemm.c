@@ -3,8 +3,9 @@
        -> ir (MR rows: A panel MR x KC packed per thread on its stack, lives in L1) -> jr (NR columns: kernel).
    No-pack paths: an operand is read in place when its layout already suits the kernel and packing would cost
    more than it saves (small M: B row-major read directly; small N: A read directly, row- or column-form).
-   Threads split the ir panels (or, when M is short, the jr panels); K is never split, so every element of C
-   is computed by the same sequence of operations whatever the thread count (bitwise identical results). */
+   Threads form a grid over the ir and jr panels (gemm_thread); K is never split and the tiles, blocks and
+   kernels depend only on the shape, so every element of C is computed by the same sequence of operations
+   whatever the thread count (bitwise identical results). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,7 +24,7 @@
 #endif
 
 /* Tuning (measured on the 2-core development machine, see bench/RESULTS.md). */
-#define GEMM_PAR_MIN_FLOPS 2.0e6   /* below this a call runs on the calling thread, no parallel region */
+#define GEMM_PAR_MIN_FLOPS 1.0e6   /* per thread: a team has at most flops / this threads (a 2-MFLOP call gets 2) */
 #define GEMM_B_DIRECT_MAX_M 16     /* M <= this and B row-major: read B in place instead of packing it */
 #define GEMM_A_DIRECT_MAX_N 64     /* N <= this: read A in place instead of packing it */
 
@@ -115,11 +116,15 @@ static void compute_block(const gemm_ctx *x, ptrdiff_t jc, ptrdiff_t ncur, ptrdi
     }
 }
 
-/* The whole multiply for one thread of a team of nt (tid), or serially (nt == 1). */
-static void gemm_thread(const gemm_ctx *x, int tid, int nt, int split_m) {
+/* The whole multiply for thread tid of a team of nt (nt == 1: serially).  The team is a tm x (nt / tm) grid:
+   thread tid takes ir panels of row group tid % tm and jr panels of column group tid / tm (each group a
+   contiguous, equal share).  B panels are packed once per block, split over the whole team; each thread packs
+   the A panels of its own ir range (so A is packed nt / tm times in all: tm is kept as large as balance allows). */
+static void gemm_thread(const gemm_ctx *x, int tid, int nt, int tm) {
     const fnn_gemm_arch_t *ar = x->ar;
     const ptrdiff_t NR = ar->nr, KC = x->kc, NC = x->nc;
     const ptrdiff_t n_ir = (x->m + ar->mr - 1) / ar->mr;
+    const int tn = nt / tm, gi = tid % tm, gj = tid / tm;
     for (ptrdiff_t jc = 0; jc < x->n; jc += NC) {
         ptrdiff_t ncur = x->n - jc < NC ? x->n - jc : NC;
         ptrdiff_t n_jr = (ncur + NR - 1) / NR;
@@ -136,12 +141,10 @@ static void gemm_thread(const gemm_ctx *x, int tid, int nt, int split_m) {
 #pragma omp barrier
             }
 #endif
-            if (split_m)
-                compute_block(x, jc, ncur, pc, kcur, beta, (n_ir * tid) / nt, (n_ir * (tid + 1)) / nt, 0, n_jr);
-            else
-                compute_block(x, jc, ncur, pc, kcur, beta, 0, n_ir, (n_jr * tid) / nt, (n_jr * (tid + 1)) / nt);
+            compute_block(x, jc, ncur, pc, kcur, beta, (n_ir * gi) / tm, (n_ir * (gi + 1)) / tm, (n_jr * gj) / tn,
+                          (n_jr * (gj + 1)) / tn);
 #ifdef _OPENMP
-            if (nt > 1) {
+            if (nt > 1) {  /* the next block's packing overwrites bbuf */
 #pragma omp barrier
             }
 #endif
@@ -163,6 +166,20 @@ static void scale_c(ptrdiff_t m, ptrdiff_t n, float beta, float *c, ptrdiff_t ld
 static double balance(ptrdiff_t items, int nt) {
     ptrdiff_t per = (items + nt - 1) / nt;
     return (double)items / (double)(per * nt);
+}
+
+/* Rows of the nt-thread grid (a divisor of nt): the best balance of ir panels x jr panels, each extra column
+   group charged 2% (it packs A once more); ties go to more rows. */
+static int grid_rows(ptrdiff_t n_ir, ptrdiff_t n_jr, int nt) {
+    int best = 1;
+    double best_s = -1.0;
+    for (int tm = nt; tm >= 1; tm--) {
+        if (nt % tm) continue;
+        int tn = nt / tm;
+        double sc = balance(n_ir, tm) * balance(n_jr, tn) * (1.0 - 0.02 * (tn - 1));
+        if (sc > best_s + 1e-9) { best_s = sc; best = tm; }
+    }
+    return best;
 }
 
 // c (M,N) = alpha * op(a) (M,K) @ op(b) (K,N) + beta * c
@@ -207,16 +224,16 @@ int fnn_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, f
     ptrdiff_t n_ir = (m + MR - 1) / MR, n_jr = (ncap + NR - 1) / NR;
     int nt = 1;
 #ifdef _OPENMP
-    if (n_threads > 1 && 2.0 * (double)m * (double)n * (double)k >= GEMM_PAR_MIN_FLOPS) {
+    /* at least GEMM_PAR_MIN_FLOPS per thread, at most one thread per register tile */
+    double flops = 2.0 * (double)m * (double)n * (double)k;
+    if (n_threads > 1 && flops >= 2.0 * GEMM_PAR_MIN_FLOPS) {
         nt = n_threads;
-        ptrdiff_t most = n_ir > n_jr ? n_ir : n_jr;
-        if (nt > most) nt = (int)most;
+        if ((double)nt > flops / GEMM_PAR_MIN_FLOPS) nt = (int)(flops / GEMM_PAR_MIN_FLOPS);
+        if ((double)nt > (double)n_ir * (double)n_jr) nt = (int)(n_ir * n_jr);
     }
 #else
     (void)n_threads;
 #endif
-    int split_m = 1;
-    if (nt > 1) split_m = balance(n_ir, nt) >= balance(n_jr, nt) || n_ir >= 8 * nt;
     if (nt <= 1) {
         gemm_thread(&x, 0, 1, 1);
         return FNN_OK;
@@ -225,7 +242,7 @@ int fnn_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, f
 #pragma omp parallel num_threads(nt)
     {
         int team = omp_get_num_threads();  /* may be fewer than asked (nested regions, limits) */
-        gemm_thread(&x, omp_get_thread_num(), team, split_m);
+        gemm_thread(&x, omp_get_thread_num(), team, grid_rows(n_ir, n_jr, team));
     }
 #endif
     return FNN_OK;

@@ -33,7 +33,7 @@
 #define GEMM_DOT_MIN_K 256               /* below this K (and M >= 4, N >= 4) b^T is transposed for the rows path */
 #endif
 #define GEMM_SMALL_MAX_KN (256 * 1024)   /* K * N floats (1 MiB) */
-#define GEMM_SMALL_PAR_MIN_FLOPS 2.0e6   /* same threshold as the packed driver */
+#define GEMM_SMALL_PAR_MIN_FLOPS 2.0e6   /* same threshold as the packed driver (2 threads from here) */
 
 static inline __mmask16 tail_mask(ptrdiff_t r) { return fnn_tail_mask16(r); }
 
@@ -284,8 +284,11 @@ int fnn_gemm_small_avx512(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, pt
     ptrdiff_t tiles = x.ti * x.tj;
     int nt = 1;
 #ifdef _OPENMP
-    if (n_threads > 1 && 2.0 * (double)m * (double)n * (double)k >= GEMM_SMALL_PAR_MIN_FLOPS)
+    double flops = 2.0 * (double)m * (double)n * (double)k;
+    if (n_threads > 1 && flops >= GEMM_SMALL_PAR_MIN_FLOPS) {  /* then at least half of it per thread */
         nt = tiles < n_threads ? (int)tiles : n_threads;
+        if ((double)nt > 2.0 * flops / GEMM_SMALL_PAR_MIN_FLOPS) nt = (int)(2.0 * flops / GEMM_SMALL_PAR_MIN_FLOPS);
+    }
 #else
     (void)n_threads;
 #endif
