@@ -62,25 +62,26 @@ typedef struct {
     ptrdiff_t kc, nc;  /* depth and width blocks: K and N split into equal blocks no larger than KC, NC */
     float alpha, beta;
     const float *a, *b;
-    float *c, *bbuf;
+    float *c, *bbuf;   /* packed B: two buffers of bsize floats when threaded (blocks alternate) */
+    size_t bsize;
 } gemm_ctx;
 
 /* Pack panels [lo, hi) of the B block (rows pc.., columns jc..) into bbuf; direct mode packs only the
    partial last panel (full ones are read in place). */
-static void pack_b_panels(const gemm_ctx *x, ptrdiff_t jc, ptrdiff_t ncur, ptrdiff_t pc, ptrdiff_t kcur,
-                          ptrdiff_t jr) {
+static void pack_b_panels(const gemm_ctx *x, float *bb, ptrdiff_t jc, ptrdiff_t ncur, ptrdiff_t pc,
+                          ptrdiff_t kcur, ptrdiff_t jr) {
     const int NR = x->ar->nr;
     ptrdiff_t j0 = jc + jr * NR;
     int nr = (int)(jc + ncur - j0 < NR ? jc + ncur - j0 : NR);
     if (x->b_direct && nr == NR) return;
-    float *dst = x->bbuf + (x->b_direct ? 0 : jr * kcur * NR);
+    float *dst = bb + (x->b_direct ? 0 : jr * kcur * NR);
     const float *src = x->trans_b ? x->b + j0 * x->ldb + pc : x->b + pc * x->ldb + j0;
     x->ar->pack_b(dst, src, x->ldb, x->trans_b, kcur, nr, NR);
 }
 
 /* C rows of panels [ir_lo, ir_hi) x columns of panels [jr_lo, jr_hi) of the current (jc, pc) block. */
-static void compute_block(const gemm_ctx *x, ptrdiff_t jc, ptrdiff_t ncur, ptrdiff_t pc, ptrdiff_t kcur,
-                          float beta, ptrdiff_t ir_lo, ptrdiff_t ir_hi, ptrdiff_t jr_lo, ptrdiff_t jr_hi) {
+static void compute_block(const gemm_ctx *x, const float *bb, ptrdiff_t jc, ptrdiff_t ncur, ptrdiff_t pc,
+                          ptrdiff_t kcur, float beta, ptrdiff_t ir_lo, ptrdiff_t ir_hi, ptrdiff_t jr_lo, ptrdiff_t jr_hi) {
     const fnn_gemm_arch_t *ar = x->ar;
     const int MR = ar->mr, NR = ar->nr;
     FNN_ALIGN64 float apack[FNN_GEMM_MR_MAX * FNN_GEMM_KC_MAX];
@@ -107,7 +108,7 @@ static void compute_block(const gemm_ctx *x, ptrdiff_t jc, ptrdiff_t ncur, ptrdi
                 bp = x->b + pc * x->ldb + j0;
                 rsb = x->ldb;
             } else {
-                bp = x->bbuf + (x->b_direct ? 0 : jr * kcur * NR);
+                bp = bb + (x->b_direct ? 0 : jr * kcur * NR);
             }
             fnn_ukr_t uk = ukr;
             if (2 * nr <= NR && ar->ukr_col_half) uk = ukr == ar->ukr_col ? ar->ukr_col_half : ar->ukr_row_half;
@@ -125,29 +126,28 @@ static void gemm_thread(const gemm_ctx *x, int tid, int nt, int tm) {
     const ptrdiff_t NR = ar->nr, KC = x->kc, NC = x->nc;
     const ptrdiff_t n_ir = (x->m + ar->mr - 1) / ar->mr;
     const int tn = nt / tm, gi = tid % tm, gj = tid / tm;
+    unsigned blk = 0;
     for (ptrdiff_t jc = 0; jc < x->n; jc += NC) {
         ptrdiff_t ncur = x->n - jc < NC ? x->n - jc : NC;
         ptrdiff_t n_jr = (ncur + NR - 1) / NR;
         for (ptrdiff_t pc = 0; pc < x->k; pc += KC) {
             ptrdiff_t kcur = x->k - pc < KC ? x->k - pc : KC;
             float beta = pc == 0 ? x->beta : 1.0f;
-            /* packing of B: panels split statically over the team */
+            /* Packing of B: panels split statically over the team, into the buffer the block before last used.
+               One barrier per block: once past it, every thread has finished the block before last (it came
+               before their own packing of the last block), so that buffer is free; C tiles never change hands. */
+            float *bb = x->bbuf + (nt > 1 ? (blk++ & 1) * x->bsize : 0);
             ptrdiff_t p_lo = x->b_direct ? n_jr - 1 : 0;
             ptrdiff_t np = n_jr - p_lo;
             for (ptrdiff_t q = p_lo + (np * tid) / nt; q < p_lo + (np * (tid + 1)) / nt; q++)
-                pack_b_panels(x, jc, ncur, pc, kcur, q);
+                pack_b_panels(x, bb, jc, ncur, pc, kcur, q);
 #ifdef _OPENMP
             if (nt > 1) {
 #pragma omp barrier
             }
 #endif
-            compute_block(x, jc, ncur, pc, kcur, beta, (n_ir * gi) / tm, (n_ir * (gi + 1)) / tm, (n_jr * gj) / tn,
-                          (n_jr * (gj + 1)) / tn);
-#ifdef _OPENMP
-            if (nt > 1) {  /* the next block's packing overwrites bbuf */
-#pragma omp barrier
-            }
-#endif
+            compute_block(x, bb, jc, ncur, pc, kcur, beta, (n_ir * gi) / tm, (n_ir * (gi + 1)) / tm,
+                          (n_jr * gj) / tn, (n_jr * (gj + 1)) / tn);
         }
     }
 }
@@ -216,11 +216,6 @@ int fnn_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, f
     x.a_direct = n <= GEMM_A_DIRECT_MAX_N;
 
     ptrdiff_t ncap = n < NC ? n : NC;
-    ptrdiff_t kcap = k < KC ? k : KC;
-    size_t need = (size_t)kcap * (size_t)(x.b_direct ? NR : ((ncap + NR - 1) / NR) * NR);
-    x.bbuf = scratch_floats(need);
-    if (!x.bbuf) return FNN_ERR_NOMEM;
-
     ptrdiff_t n_ir = (m + MR - 1) / MR, n_jr = (ncap + NR - 1) / NR;
     int nt = 1;
 #ifdef _OPENMP
@@ -234,6 +229,12 @@ int fnn_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, f
 #else
     (void)n_threads;
 #endif
+    ptrdiff_t kcap = k < KC ? k : KC;
+    size_t need = (size_t)kcap * (size_t)(x.b_direct ? NR : ((ncap + NR - 1) / NR) * NR);
+    x.bsize = need;
+    x.bbuf = scratch_floats(nt > 1 ? 2 * need : need);
+    if (!x.bbuf) return FNN_ERR_NOMEM;
+
     if (nt <= 1) {
         gemm_thread(&x, 0, 1, 1);
         return FNN_OK;

@@ -5,6 +5,12 @@
 
 #define MR 12
 #define NR 32
+#ifndef KC_AVX512
+#define KC_AVX512 256   /* depth block: A panel 12 x KC (12 KiB) in L1 */
+#endif
+#ifndef NC_AVX512
+#define NC_AVX512 1024  /* width block: B block KC x NC (1 MiB) in L2 */
+#endif
 
 /* c rows [0, mr) x columns [0, nr) = alpha * acc + beta * c, through masks (never touches past nr).
    NV = 2: a 32-wide tile; NV = 1: the 16-wide tile used for a narrow last panel. */
@@ -143,7 +149,7 @@ static FNN_TARGET_AVX512 void pack_b(float *FNN_RESTRICT dst, const float *FNN_R
     }
 }
 
-static const fnn_gemm_arch_t arch_avx512 = {MR, NR, 256, 1024, ukr_col, ukr_row, ukr_col16, ukr_row16, pack_a, pack_b};
+static const fnn_gemm_arch_t arch_avx512 = {MR, NR, KC_AVX512, NC_AVX512, ukr_col, ukr_row, ukr_col16, ukr_row16, pack_a, pack_b};
 
 const fnn_gemm_arch_t *fnn_gemm_arch_avx512(void) { return &arch_avx512; }
 
