@@ -66,17 +66,23 @@ typedef struct {
     size_t bsize;
 } gemm_ctx;
 
-/* Pack panels [lo, hi) of the B block (rows pc.., columns jc..) into bbuf; direct mode packs only the
-   partial last panel (full ones are read in place). */
+/* Pack panels [lo, hi) of the B block (rows pc.., columns jc..) into bb; direct mode packs only the partial
+   last panel (full ones are read in place).  Steps of 16 rows across all the panels of the range, so B is read
+   as a few sequential streams (row-major B: 16 rows, each read left to right) rather than one panel at a time. */
 static void pack_b_panels(const gemm_ctx *x, float *bb, ptrdiff_t jc, ptrdiff_t ncur, ptrdiff_t pc,
-                          ptrdiff_t kcur, ptrdiff_t jr) {
+                          ptrdiff_t kcur, ptrdiff_t lo, ptrdiff_t hi) {
     const int NR = x->ar->nr;
-    ptrdiff_t j0 = jc + jr * NR;
-    int nr = (int)(jc + ncur - j0 < NR ? jc + ncur - j0 : NR);
-    if (x->b_direct && nr == NR) return;
-    float *dst = bb + (x->b_direct ? 0 : jr * kcur * NR);
-    const float *src = x->trans_b ? x->b + j0 * x->ldb + pc : x->b + pc * x->ldb + j0;
-    x->ar->pack_b(dst, src, x->ldb, x->trans_b, kcur, nr, NR);
+    for (ptrdiff_t p0 = 0; p0 < kcur; p0 += 16) {
+        ptrdiff_t kp = kcur - p0 < 16 ? kcur - p0 : 16;
+        for (ptrdiff_t jr = lo; jr < hi; jr++) {
+            ptrdiff_t j0 = jc + jr * NR;
+            int nr = (int)(jc + ncur - j0 < NR ? jc + ncur - j0 : NR);
+            if (x->b_direct && nr == NR) continue;
+            float *dst = bb + (x->b_direct ? 0 : jr * kcur * NR) + p0 * NR;
+            const float *src = x->trans_b ? x->b + j0 * x->ldb + pc + p0 : x->b + (pc + p0) * x->ldb + j0;
+            x->ar->pack_b(dst, src, x->ldb, x->trans_b, kp, nr, NR);
+        }
+    }
 }
 
 /* C rows of panels [ir_lo, ir_hi) x columns of panels [jr_lo, jr_hi) of the current (jc, pc) block. */
@@ -139,8 +145,7 @@ static void gemm_thread(const gemm_ctx *x, int tid, int nt, int tm) {
             float *bb = x->bbuf + (nt > 1 ? (blk++ & 1) * x->bsize : 0);
             ptrdiff_t p_lo = x->b_direct ? n_jr - 1 : 0;
             ptrdiff_t np = n_jr - p_lo;
-            for (ptrdiff_t q = p_lo + (np * tid) / nt; q < p_lo + (np * (tid + 1)) / nt; q++)
-                pack_b_panels(x, bb, jc, ncur, pc, kcur, q);
+            pack_b_panels(x, bb, jc, ncur, pc, kcur, p_lo + (np * tid) / nt, p_lo + (np * (tid + 1)) / nt);
 #ifdef _OPENMP
             if (nt > 1) {
 #pragma omp barrier
