@@ -85,6 +85,30 @@ static void pack_b_panels(const gemm_ctx *x, float *bb, ptrdiff_t jc, ptrdiff_t 
     }
 }
 
+#if defined(__GNUC__) || defined(__clang__)
+#define FNN_PREFETCH_L2(p) __builtin_prefetch((p), 0, 2)
+#else
+#define FNN_PREFETCH_L2(p) ((void)(p))
+#endif
+
+/* Prefetch share t of n (toward L2) of the source of the A panel at rows i0.. (mr rows) of the block at depth
+   pc: A^T rows are a few floats out of distant rows (a page each, no hardware prefetch), so while panel ir is
+   computed the next panel's source lines are fetched, spread over its jr steps.  Only addresses inside A. */
+static void prefetch_a(const gemm_ctx *x, ptrdiff_t i0, int mr, ptrdiff_t pc, ptrdiff_t kcur, ptrdiff_t t,
+                       ptrdiff_t n) {
+    if (x->trans_a) {
+        for (ptrdiff_t p = kcur * t / n; p < kcur * (t + 1) / n; p++) {
+            const float *r = x->a + (pc + p) * x->lda + i0;
+            FNN_PREFETCH_L2(r);
+            FNN_PREFETCH_L2(r + mr - 1);
+        }
+        return;
+    }
+    ptrdiff_t lines = (kcur + 15) / 16, u = mr * lines;
+    for (ptrdiff_t q = u * t / n; q < u * (t + 1) / n; q++)
+        FNN_PREFETCH_L2(x->a + (i0 + q / lines) * x->lda + pc + 16 * (q % lines));
+}
+
 /* C rows of panels [ir_lo, ir_hi) x columns of panels [jr_lo, jr_hi) of the current (jc, pc) block. */
 static void compute_block(const gemm_ctx *x, const float *bb, ptrdiff_t jc, ptrdiff_t ncur, ptrdiff_t pc,
                           ptrdiff_t kcur, float beta, ptrdiff_t ir_lo, ptrdiff_t ir_hi, ptrdiff_t jr_lo, ptrdiff_t jr_hi) {
@@ -105,7 +129,10 @@ static void compute_block(const gemm_ctx *x, const float *bb, ptrdiff_t jc, ptrd
         } else {
             ar->pack_a(apack, asrc, x->lda, x->trans_a, kcur, mr, MR);
         }
+        ptrdiff_t i0n = i0 + MR;
+        int mrn = (int)(x->m - i0n < MR ? x->m - i0n : MR), pf = ir + 1 < ir_hi && !(x->a_direct && mrn == MR);
         for (ptrdiff_t jr = jr_lo; jr < jr_hi; jr++) {
+            if (pf) prefetch_a(x, i0n, mrn, pc, kcur, jr - jr_lo, jr_hi - jr_lo);
             ptrdiff_t j0 = jc + jr * NR;
             int nr = (int)(jc + ncur - j0 < NR ? jc + ncur - j0 : NR);
             const float *bp;
