@@ -4,6 +4,10 @@
     python bench/gemm_table.py --quick    # a few shapes, a few seconds
     python bench/gemm_table.py --nn       # only the neural-network shapes of issue #2
     python bench/gemm_table.py --engine   # the exact calls the training engine makes (see ENGINE_NETS)
+    python bench/gemm_table.py --mlp      # the engine's calls for 784-1024-1024-10 at batch 1024 (compute-bound)
+    python bench/gemm_table.py --mlp --threads 1,2,4,8,16   # thread scaling (quiet many-core machine)
+
+With several thread counts, each row also gives "x1t": fastnn's speed-up over its own first thread count.
 
 Shapes are written M x K x N: C (M, N) = A (M, K) @ B (K, N).  "A^T" rows store A as (K, M) and multiply
 A.T (trans_a=True for fastnn, a.T @ b for numpy); "B^T" rows store B as (N, K) (a Dense layer's forward pass).
@@ -11,13 +15,16 @@ Timings are the best of several samples, each a loop long enough to last ~10 ms;
 both libraries (fastnn.set_num_threads, threadpoolctl for numpy's BLAS).
 """
 import argparse
+import os
 import platform
+import sys
 import time
 
 import numpy as np
 
-import fastnn
-from fastnn import ops
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repo root (built in place)
+import fastnn  # noqa: E402
+from fastnn import ops  # noqa: E402
 
 try:
     from threadpoolctl import threadpool_limits
@@ -40,9 +47,9 @@ EXTRA_SHAPES = [(128, 784, 100, False, True), (128, 1024, 1024, False, True), (2
 ENGINE_NETS = [((784, 256, 128, 10), (64,)), ((54, 100, 1), (1, 32, 256)), ((784, 100, 10), (10, 128))]
 
 
-def engine_shapes():
+def engine_shapes(nets=ENGINE_NETS):
     out = []
-    for widths, batches in ENGINE_NETS:
+    for widths, batches in nets:
         for bsz in batches:
             for li, (i, o) in enumerate(zip(widths[:-1], widths[1:])):
                 calls = [(bsz, i, o, False, True), (o, bsz, i, True, False)]
@@ -52,6 +59,7 @@ def engine_shapes():
     return out
 
 
+MLP_NET = ((784, 1024, 1024, 10), (1024,))
 QUICK = [(256, 256, 256, False, False), (1024, 1024, 1024, False, False), (32, 54, 100, False, False),
          (128, 784, 100, False, False), (784, 128, 100, True, False), (36864, 25, 20, False, False)]
 
@@ -126,16 +134,19 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="a few shapes, a few seconds")
     ap.add_argument("--nn", action="store_true", help="only the neural-network shapes of issue #2")
     ap.add_argument("--engine", action="store_true", help="only the training engine's calls (ENGINE_NETS)")
-    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="thread counts (default 1 2)")
+    ap.add_argument("--mlp", action="store_true", help="only the engine's calls for 784-1024-1024-10, batch 1024")
+    ap.add_argument("--threads", nargs="+", default=["1", "2"],
+                    help="thread counts, space- or comma-separated (default 1 2; e.g. 1,2,4,8,16)")
     ap.add_argument("--samples", type=int, default=None, help="samples per measurement (best is kept)")
     args = ap.parse_args(argv)
+    args.threads = [int(t) for arg in args.threads for t in str(arg).split(",") if t.strip()]
     notes = {}
     if args.quick:
         shapes, min_time, samples = QUICK, 0.01, args.samples or 3
     elif args.nn:
         shapes, min_time, samples = NN_SHAPES + EXTRA_SHAPES, 0.02, args.samples or 7
-    elif args.engine:
-        eng = engine_shapes()
+    elif args.engine or args.mlp:
+        eng = engine_shapes([MLP_NET] if args.mlp else ENGINE_NETS)
         shapes, min_time, samples = [c for c, _ in eng], 0.02, args.samples or 7
         notes = {c: net for c, net in eng}
     else:
@@ -144,22 +155,28 @@ def main(argv=None):
     rng = np.random.default_rng(0)
     old = fastnn._config._num_threads
     print(f"# {cpu_model()}; fastnn {fastnn.__version__} isa={fastnn.get_isa()}; numpy {np.__version__}")
+    scal = len(args.threads) > 1
     hdr = f"{'shape (M x K x N)':<22}" + "".join(
-        f" | {'fastnn':>7} {'numpy':>7} {'ratio':>5} ({t}t)" for t in args.threads)
+        f" | {'fastnn':>7} {'numpy':>7} {'ratio':>5}" + (f" {'x1t':>5}" if scal and i else "") + f" ({t}t)"
+        for i, t in enumerate(args.threads))
     print(hdr)
     print("-" * len(hdr))
     try:
         for shape in shapes:
             row = f"{label(*shape):<22}"
+            f1 = None
             for t in args.threads:
                 f, n = measure(shape, t, min_time_for(shape, min_time), samples, rng)
-                row += f" | {f:7.1f} {n:7.1f} {f / n:5.2f}     "
+                row += f" | {f:7.1f} {n:7.1f} {f / n:5.2f}" + (f" {f / f1:5.2f}" if f1 else "") + " " * (
+                    5 if t < 10 else 6)
+                f1 = f1 or f
             if shape in notes:
                 row += f" {notes[shape]}"
             print(row, flush=True)
     finally:
         fastnn.set_num_threads(old)
-    print("(GFLOP/s, best of %d samples; ratio = fastnn / numpy)" % samples)
+    print("(GFLOP/s, best of %d samples; ratio = fastnn / numpy%s)" % (
+        samples, "; x1t = fastnn / fastnn at %d thread(s)" % args.threads[0] if scal else ""))
 
 
 if __name__ == "__main__":

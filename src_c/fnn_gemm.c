@@ -3,8 +3,9 @@
        -> ir (MR rows: A panel MR x KC packed per thread on its stack, lives in L1) -> jr (NR columns: kernel).
    No-pack paths: an operand is read in place when its layout already suits the kernel and packing would cost
    more than it saves (small M: B row-major read directly; small N: A read directly, row- or column-form).
-   Threads split the ir panels (or, when M is short, the jr panels); K is never split, so every element of C
-   is computed by the same sequence of operations whatever the thread count (bitwise identical results). */
+   Threads form a grid over the ir and jr panels (gemm_thread); K is never split and the tiles, blocks and
+   kernels depend only on the shape, so every element of C is computed by the same sequence of operations
+   whatever the thread count (bitwise identical results). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,7 +24,7 @@
 #endif
 
 /* Tuning (measured on the 2-core development machine, see bench/RESULTS.md). */
-#define GEMM_PAR_MIN_FLOPS 2.0e6   /* below this a call runs on the calling thread, no parallel region */
+#define GEMM_PAR_MIN_FLOPS 1.0e6   /* per thread: a team has at most flops / this threads (a 2-MFLOP call gets 2) */
 #define GEMM_B_DIRECT_MAX_M 16     /* M <= this and B row-major: read B in place instead of packing it */
 #define GEMM_A_DIRECT_MAX_N 64     /* N <= this: read A in place instead of packing it */
 
@@ -61,25 +62,56 @@ typedef struct {
     ptrdiff_t kc, nc;  /* depth and width blocks: K and N split into equal blocks no larger than KC, NC */
     float alpha, beta;
     const float *a, *b;
-    float *c, *bbuf;
+    float *c, *bbuf;   /* packed B: two buffers of bsize floats when threaded (blocks alternate) */
+    size_t bsize;
 } gemm_ctx;
 
-/* Pack panels [lo, hi) of the B block (rows pc.., columns jc..) into bbuf; direct mode packs only the
-   partial last panel (full ones are read in place). */
-static void pack_b_panels(const gemm_ctx *x, ptrdiff_t jc, ptrdiff_t ncur, ptrdiff_t pc, ptrdiff_t kcur,
-                          ptrdiff_t jr) {
+/* Pack panels [lo, hi) of the B block (rows pc.., columns jc..) into bb; direct mode packs only the partial
+   last panel (full ones are read in place).  Steps of 16 rows across all the panels of the range, so B is read
+   as a few sequential streams (row-major B: 16 rows, each read left to right) rather than one panel at a time. */
+static void pack_b_panels(const gemm_ctx *x, float *bb, ptrdiff_t jc, ptrdiff_t ncur, ptrdiff_t pc,
+                          ptrdiff_t kcur, ptrdiff_t lo, ptrdiff_t hi) {
     const int NR = x->ar->nr;
-    ptrdiff_t j0 = jc + jr * NR;
-    int nr = (int)(jc + ncur - j0 < NR ? jc + ncur - j0 : NR);
-    if (x->b_direct && nr == NR) return;
-    float *dst = x->bbuf + (x->b_direct ? 0 : jr * kcur * NR);
-    const float *src = x->trans_b ? x->b + j0 * x->ldb + pc : x->b + pc * x->ldb + j0;
-    x->ar->pack_b(dst, src, x->ldb, x->trans_b, kcur, nr, NR);
+    for (ptrdiff_t p0 = 0; p0 < kcur; p0 += 16) {
+        ptrdiff_t kp = kcur - p0 < 16 ? kcur - p0 : 16;
+        for (ptrdiff_t jr = lo; jr < hi; jr++) {
+            ptrdiff_t j0 = jc + jr * NR;
+            int nr = (int)(jc + ncur - j0 < NR ? jc + ncur - j0 : NR);
+            if (x->b_direct && nr == NR) continue;
+            float *dst = bb + (x->b_direct ? 0 : jr * kcur * NR) + p0 * NR;
+            const float *src = x->trans_b ? x->b + j0 * x->ldb + pc + p0 : x->b + (pc + p0) * x->ldb + j0;
+            x->ar->pack_b(dst, src, x->ldb, x->trans_b, kp, nr, NR);
+        }
+    }
+}
+
+#if defined(__GNUC__) || defined(__clang__)
+#define FNN_PREFETCH_L2(p) __builtin_prefetch((p), 0, 2)
+#else
+#define FNN_PREFETCH_L2(p) ((void)(p))
+#endif
+
+/* Prefetch share t of n (toward L2) of the source of the A panel at rows i0.. (mr rows) of the block at depth
+   pc: A^T rows are a few floats out of distant rows (a page each, no hardware prefetch), so while panel ir is
+   computed the next panel's source lines are fetched, spread over its jr steps.  Only addresses inside A. */
+static void prefetch_a(const gemm_ctx *x, ptrdiff_t i0, int mr, ptrdiff_t pc, ptrdiff_t kcur, ptrdiff_t t,
+                       ptrdiff_t n) {
+    if (x->trans_a) {
+        for (ptrdiff_t p = kcur * t / n; p < kcur * (t + 1) / n; p++) {
+            const float *r = x->a + (pc + p) * x->lda + i0;
+            FNN_PREFETCH_L2(r);
+            FNN_PREFETCH_L2(r + mr - 1);
+        }
+        return;
+    }
+    ptrdiff_t lines = (kcur + 15) / 16, u = mr * lines;
+    for (ptrdiff_t q = u * t / n; q < u * (t + 1) / n; q++)
+        FNN_PREFETCH_L2(x->a + (i0 + q / lines) * x->lda + pc + 16 * (q % lines));
 }
 
 /* C rows of panels [ir_lo, ir_hi) x columns of panels [jr_lo, jr_hi) of the current (jc, pc) block. */
-static void compute_block(const gemm_ctx *x, ptrdiff_t jc, ptrdiff_t ncur, ptrdiff_t pc, ptrdiff_t kcur,
-                          float beta, ptrdiff_t ir_lo, ptrdiff_t ir_hi, ptrdiff_t jr_lo, ptrdiff_t jr_hi) {
+static void compute_block(const gemm_ctx *x, const float *bb, ptrdiff_t jc, ptrdiff_t ncur, ptrdiff_t pc,
+                          ptrdiff_t kcur, float beta, ptrdiff_t ir_lo, ptrdiff_t ir_hi, ptrdiff_t jr_lo, ptrdiff_t jr_hi) {
     const fnn_gemm_arch_t *ar = x->ar;
     const int MR = ar->mr, NR = ar->nr;
     FNN_ALIGN64 float apack[FNN_GEMM_MR_MAX * FNN_GEMM_KC_MAX];
@@ -95,9 +127,12 @@ static void compute_block(const gemm_ctx *x, ptrdiff_t jc, ptrdiff_t ncur, ptrdi
             sa = x->lda;
             if (!x->trans_a) ukr = ar->ukr_row;
         } else {
-            fnn_gemm_pack_a(apack, asrc, x->lda, x->trans_a, kcur, mr, MR);
+            ar->pack_a(apack, asrc, x->lda, x->trans_a, kcur, mr, MR);
         }
+        ptrdiff_t i0n = i0 + MR;
+        int mrn = (int)(x->m - i0n < MR ? x->m - i0n : MR), pf = ir + 1 < ir_hi && !(x->a_direct && mrn == MR);
         for (ptrdiff_t jr = jr_lo; jr < jr_hi; jr++) {
+            if (pf) prefetch_a(x, i0n, mrn, pc, kcur, jr - jr_lo, jr_hi - jr_lo);
             ptrdiff_t j0 = jc + jr * NR;
             int nr = (int)(jc + ncur - j0 < NR ? jc + ncur - j0 : NR);
             const float *bp;
@@ -106,7 +141,7 @@ static void compute_block(const gemm_ctx *x, ptrdiff_t jc, ptrdiff_t ncur, ptrdi
                 bp = x->b + pc * x->ldb + j0;
                 rsb = x->ldb;
             } else {
-                bp = x->bbuf + (x->b_direct ? 0 : jr * kcur * NR);
+                bp = bb + (x->b_direct ? 0 : jr * kcur * NR);
             }
             fnn_ukr_t uk = ukr;
             if (2 * nr <= NR && ar->ukr_col_half) uk = ukr == ar->ukr_col ? ar->ukr_col_half : ar->ukr_row_half;
@@ -115,36 +150,36 @@ static void compute_block(const gemm_ctx *x, ptrdiff_t jc, ptrdiff_t ncur, ptrdi
     }
 }
 
-/* The whole multiply for one thread of a team of nt (tid), or serially (nt == 1). */
-static void gemm_thread(const gemm_ctx *x, int tid, int nt, int split_m) {
+/* The whole multiply for thread tid of a team of nt (nt == 1: serially).  The team is a tm x (nt / tm) grid:
+   thread tid takes ir panels of row group tid % tm and jr panels of column group tid / tm (each group a
+   contiguous, equal share).  B panels are packed once per block, split over the whole team; each thread packs
+   the A panels of its own ir range (so A is packed nt / tm times in all: tm is kept as large as balance allows). */
+static void gemm_thread(const gemm_ctx *x, int tid, int nt, int tm) {
     const fnn_gemm_arch_t *ar = x->ar;
     const ptrdiff_t NR = ar->nr, KC = x->kc, NC = x->nc;
     const ptrdiff_t n_ir = (x->m + ar->mr - 1) / ar->mr;
+    const int tn = nt / tm, gi = tid % tm, gj = tid / tm;
+    unsigned blk = 0;
     for (ptrdiff_t jc = 0; jc < x->n; jc += NC) {
         ptrdiff_t ncur = x->n - jc < NC ? x->n - jc : NC;
         ptrdiff_t n_jr = (ncur + NR - 1) / NR;
         for (ptrdiff_t pc = 0; pc < x->k; pc += KC) {
             ptrdiff_t kcur = x->k - pc < KC ? x->k - pc : KC;
             float beta = pc == 0 ? x->beta : 1.0f;
-            /* packing of B: panels split statically over the team */
+            /* Packing of B: panels split statically over the team, into the buffer the block before last used.
+               One barrier per block: once past it, every thread has finished the block before last (it came
+               before their own packing of the last block), so that buffer is free; C tiles never change hands. */
+            float *bb = x->bbuf + (nt > 1 ? (blk++ & 1) * x->bsize : 0);
             ptrdiff_t p_lo = x->b_direct ? n_jr - 1 : 0;
             ptrdiff_t np = n_jr - p_lo;
-            for (ptrdiff_t q = p_lo + (np * tid) / nt; q < p_lo + (np * (tid + 1)) / nt; q++)
-                pack_b_panels(x, jc, ncur, pc, kcur, q);
+            pack_b_panels(x, bb, jc, ncur, pc, kcur, p_lo + (np * tid) / nt, p_lo + (np * (tid + 1)) / nt);
 #ifdef _OPENMP
             if (nt > 1) {
 #pragma omp barrier
             }
 #endif
-            if (split_m)
-                compute_block(x, jc, ncur, pc, kcur, beta, (n_ir * tid) / nt, (n_ir * (tid + 1)) / nt, 0, n_jr);
-            else
-                compute_block(x, jc, ncur, pc, kcur, beta, 0, n_ir, (n_jr * tid) / nt, (n_jr * (tid + 1)) / nt);
-#ifdef _OPENMP
-            if (nt > 1) {
-#pragma omp barrier
-            }
-#endif
+            compute_block(x, bb, jc, ncur, pc, kcur, beta, (n_ir * gi) / tm, (n_ir * (gi + 1)) / tm,
+                          (n_jr * gj) / tn, (n_jr * (gj + 1)) / tn);
         }
     }
 }
@@ -163,6 +198,20 @@ static void scale_c(ptrdiff_t m, ptrdiff_t n, float beta, float *c, ptrdiff_t ld
 static double balance(ptrdiff_t items, int nt) {
     ptrdiff_t per = (items + nt - 1) / nt;
     return (double)items / (double)(per * nt);
+}
+
+/* Rows of the nt-thread grid (a divisor of nt): the best balance of ir panels x jr panels, each extra column
+   group charged 2% (it packs A once more); ties go to more rows. */
+static int grid_rows(ptrdiff_t n_ir, ptrdiff_t n_jr, int nt) {
+    int best = 1;
+    double best_s = -1.0;
+    for (int tm = nt; tm >= 1; tm--) {
+        if (nt % tm) continue;
+        int tn = nt / tm;
+        double sc = balance(n_ir, tm) * balance(n_jr, tn) * (1.0 - 0.02 * (tn - 1));
+        if (sc > best_s + 1e-9) { best_s = sc; best = tm; }
+    }
+    return best;
 }
 
 // c (M,N) = alpha * op(a) (M,K) @ op(b) (K,N) + beta * c
@@ -199,24 +248,25 @@ int fnn_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, f
     x.a_direct = n <= GEMM_A_DIRECT_MAX_N;
 
     ptrdiff_t ncap = n < NC ? n : NC;
-    ptrdiff_t kcap = k < KC ? k : KC;
-    size_t need = (size_t)kcap * (size_t)(x.b_direct ? NR : ((ncap + NR - 1) / NR) * NR);
-    x.bbuf = scratch_floats(need);
-    if (!x.bbuf) return FNN_ERR_NOMEM;
-
     ptrdiff_t n_ir = (m + MR - 1) / MR, n_jr = (ncap + NR - 1) / NR;
     int nt = 1;
 #ifdef _OPENMP
-    if (n_threads > 1 && 2.0 * (double)m * (double)n * (double)k >= GEMM_PAR_MIN_FLOPS) {
+    /* at least GEMM_PAR_MIN_FLOPS per thread, at most one thread per register tile */
+    double flops = 2.0 * (double)m * (double)n * (double)k;
+    if (n_threads > 1 && flops >= 2.0 * GEMM_PAR_MIN_FLOPS) {
         nt = n_threads;
-        ptrdiff_t most = n_ir > n_jr ? n_ir : n_jr;
-        if (nt > most) nt = (int)most;
+        if ((double)nt > flops / GEMM_PAR_MIN_FLOPS) nt = (int)(flops / GEMM_PAR_MIN_FLOPS);
+        if ((double)nt > (double)n_ir * (double)n_jr) nt = (int)(n_ir * n_jr);
     }
 #else
     (void)n_threads;
 #endif
-    int split_m = 1;
-    if (nt > 1) split_m = balance(n_ir, nt) >= balance(n_jr, nt) || n_ir >= 8 * nt;
+    ptrdiff_t kcap = k < KC ? k : KC;
+    size_t need = (size_t)kcap * (size_t)(x.b_direct ? NR : ((ncap + NR - 1) / NR) * NR);
+    x.bsize = need;
+    x.bbuf = scratch_floats(nt > 1 ? 2 * need : need);
+    if (!x.bbuf) return FNN_ERR_NOMEM;
+
     if (nt <= 1) {
         gemm_thread(&x, 0, 1, 1);
         return FNN_OK;
@@ -225,7 +275,7 @@ int fnn_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, f
 #pragma omp parallel num_threads(nt)
     {
         int team = omp_get_num_threads();  /* may be fewer than asked (nested regions, limits) */
-        gemm_thread(&x, omp_get_thread_num(), team, split_m);
+        gemm_thread(&x, omp_get_thread_num(), team, grid_rows(n_ir, n_jr, team));
     }
 #endif
     return FNN_OK;

@@ -83,7 +83,8 @@ static FNN_TARGET_AVX2 void ukr_row(ptrdiff_t k, const float *FNN_RESTRICT a, pt
     ukr_store(acc, c, ldc, alpha, beta, mr, nr);
 }
 
-static const fnn_gemm_arch_t arch_avx2 = {MR, NR, 256, 1024, ukr_col, ukr_row, NULL, NULL, fnn_gemm_pack_b};
+static const fnn_gemm_arch_t arch_avx2 = {MR, NR, 256, 1024, ukr_col, ukr_row, NULL, NULL, fnn_gemm_pack_a,
+                                              fnn_gemm_pack_b};
 
 const fnn_gemm_arch_t *fnn_gemm_arch_avx2(void) { return &arch_avx2; }
 

@@ -33,6 +33,10 @@ typedef void (*fnn_ukr_t)(ptrdiff_t k, const float *FNN_RESTRICT a, ptrdiff_t sa
                           ptrdiff_t rsb, float *FNN_RESTRICT c, ptrdiff_t ldc, float alpha, float beta,
                           int mr, int nr);
 
+/* Copies an mr x kc block of op(A) into a panel dst[p * MR + i] (zero-padded to MR rows). */
+typedef void (*fnn_packa_t)(float *FNN_RESTRICT dst, const float *FNN_RESTRICT a, ptrdiff_t lda, int trans_a,
+                            ptrdiff_t kc, int mr, int MR);
+
 /* Copies a kc x nr block of op(B) into a panel dst[p * NR + j] (zero-padded to NR columns). */
 typedef void (*fnn_packb_t)(float *FNN_RESTRICT dst, const float *FNN_RESTRICT b, ptrdiff_t ldb, int trans_b,
                             ptrdiff_t kc, int nr, int NR);
@@ -43,7 +47,8 @@ typedef struct {
     ptrdiff_t kc, nc;    /* depth block (A panel MR x KC stays in L1) and width block (KC x NC of B in L2) */
     fnn_ukr_t ukr_col, ukr_row;
     fnn_ukr_t ukr_col_half, ukr_row_half; /* NR/2-wide kernels for a narrow last panel (nr <= NR/2), or NULL */
-    fnn_packb_t pack_b;  /* packing of B panels (transposing variant vectorised where it pays) */
+    fnn_packa_t pack_a;  /* packing of A panels */
+    fnn_packb_t pack_b;  /* packing of B panels (both vectorised on AVX-512) */
 } fnn_gemm_arch_t;
 
 /* Packing (fnn_gemm_pack.c): portable C. */

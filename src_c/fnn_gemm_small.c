@@ -13,14 +13,13 @@
    (tiles are fixed by the shape; threads take contiguous ranges of tiles; K is never split). */
 #include <stdlib.h>
 
-#include "fnn_gemm_kernels.h"
+#include "fnn_gemm_avx512.h"
 
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
 #ifdef FNN_GEMM_X86
-#include <immintrin.h>
 
 /* Tuning (bench/RESULTS.md): the dot path for op(b) = b^T up to this M (and any M when N < 4), the rows path
    for b row-major (or b^T transposed once into scratch) up to this M, both only while K x N fits in L2. */
@@ -34,9 +33,9 @@
 #define GEMM_DOT_MIN_K 256               /* below this K (and M >= 4, N >= 4) b^T is transposed for the rows path */
 #endif
 #define GEMM_SMALL_MAX_KN (256 * 1024)   /* K * N floats (1 MiB) */
-#define GEMM_SMALL_PAR_MIN_FLOPS 2.0e6   /* same threshold as the packed driver */
+#define GEMM_SMALL_PAR_MIN_FLOPS 2.0e6   /* same threshold as the packed driver (2 threads from here) */
 
-static inline __mmask16 tail_mask(ptrdiff_t r) { return r >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << r) - 1u); }
+static inline __mmask16 tail_mask(ptrdiff_t r) { return fnn_tail_mask16(r); }
 
 /* ---- dot tiles ---------------------------------------------------------------------------------------- */
 
@@ -215,32 +214,6 @@ static void rows_tiles(const small_ctx *x, ptrdiff_t lo, ptrdiff_t hi) {
 
 /* ---- B^T -> B: 16 x 16 in-register transposes (for the rows path when the dot path's reductions cost too much) */
 
-// r (16,16) = r (16,16)^T, r[i] holding row i
-static inline FNN_TARGET_AVX512 __attribute__((always_inline)) void transpose16(__m512 r[16]) {
-    __m512 t[16];
-    _Pragma("GCC unroll 16") for (int i = 0; i < 8; i++) {
-        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    _Pragma("GCC unroll 16") for (int i = 0; i < 4; i++) {
-        __m512d t0 = _mm512_castps_pd(t[4 * i]), t1 = _mm512_castps_pd(t[4 * i + 1]);
-        __m512d t2 = _mm512_castps_pd(t[4 * i + 2]), t3 = _mm512_castps_pd(t[4 * i + 3]);
-        r[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(t0, t2));
-        r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(t0, t2));
-        r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(t1, t3));
-        r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(t1, t3));
-    }
-    _Pragma("GCC unroll 16") for (int i = 0; i < 2; i++)
-        _Pragma("GCC unroll 16") for (int j = 0; j < 4; j++) {
-            t[8 * i + j] = _mm512_shuffle_f32x4(r[8 * i + j], r[8 * i + 4 + j], 0x88);
-            t[8 * i + 4 + j] = _mm512_shuffle_f32x4(r[8 * i + j], r[8 * i + 4 + j], 0xdd);
-        }
-    _Pragma("GCC unroll 16") for (int j = 0; j < 8; j++) {
-        r[j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0x88);
-        r[8 + j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0xdd);
-    }
-}
-
 // dst (K, ldt) = b (N, K)^T, ldt = N rounded up to 16 (columns N..ldt-1 zero)
 static FNN_TARGET_AVX512 void transpose_b(float *FNN_RESTRICT dst, ptrdiff_t ldt, const float *FNN_RESTRICT b,
                                           ptrdiff_t ldb, ptrdiff_t n, ptrdiff_t k) {
@@ -252,7 +225,7 @@ static FNN_TARGET_AVX512 void transpose_b(float *FNN_RESTRICT dst, ptrdiff_t ldt
             __m512 r[16];
             for (int j = 0; j < 16; j++)
                 r[j] = j < nj ? _mm512_maskz_loadu_ps(mk, b + (j0 + j) * ldb + p0) : _mm512_setzero_ps();
-            transpose16(r);
+            fnn_transpose16(r);
             for (int q = 0; q < kp; q++) _mm512_storeu_ps(dst + (p0 + q) * ldt + j0, r[q]);
         }
     }
@@ -311,8 +284,11 @@ int fnn_gemm_small_avx512(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, pt
     ptrdiff_t tiles = x.ti * x.tj;
     int nt = 1;
 #ifdef _OPENMP
-    if (n_threads > 1 && 2.0 * (double)m * (double)n * (double)k >= GEMM_SMALL_PAR_MIN_FLOPS)
+    double flops = 2.0 * (double)m * (double)n * (double)k;
+    if (n_threads > 1 && flops >= GEMM_SMALL_PAR_MIN_FLOPS) {  /* then at least half of it per thread */
         nt = tiles < n_threads ? (int)tiles : n_threads;
+        if ((double)nt > 2.0 * flops / GEMM_SMALL_PAR_MIN_FLOPS) nt = (int)(2.0 * flops / GEMM_SMALL_PAR_MIN_FLOPS);
+    }
 #else
     (void)n_threads;
 #endif

@@ -136,6 +136,25 @@ def test_threads_bitwise_identical(rng, threads, ta, tb):
         assert np.array_equal(res[0], res[1]) and np.array_equal(res[0], res[2])
 
 
+@pytest.mark.parametrize("ta,tb", [(0, 0), (0, 1), (1, 0), (1, 1)])
+def test_packed_grid_threads(rng, threads, ta, tb):
+    """Packed driver (K*N past the small paths): tails in M, N and K (K % 16 != 0), thread grids of 1..16
+    (more threads than cores, prime counts, 2-D grids) all bitwise equal, and right; beta == 0 ignores NaN."""
+    for m, k, n in [(301, 531, 517), (13, 600, 700), (1100, 300, 40), (97, 1030, 290)]:
+        a, b = _operands(rng, m, k, n, ta, tb)
+        c0 = rng.standard_normal((m, n)).astype(np.float32)
+        ref = _reference(a, b, c0, 0.7, 0.3, ta, tb)
+        res = []
+        for t in (1, 2, 3, 4, 6, 7, 16):
+            threads(t)
+            res.append(ops.gemm(a, b, c0.copy(), alpha=0.7, beta=0.3, trans_a=ta, trans_b=tb))
+            cn = np.full((m, n), np.nan, np.float32)
+            assert np.isfinite(ops.gemm(a, b, cn, beta=0.0, trans_a=ta, trans_b=tb)).all()
+        _check(res[0], ref, k)
+        for r in res[1:]:
+            assert np.array_equal(res[0], r)
+
+
 @pytest.mark.parametrize("isa", available_isas())
 def test_each_isa_vs_generic(rng, isa):
     old = fastnn.get_isa()
