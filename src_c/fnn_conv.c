@@ -51,6 +51,16 @@ static ptrdiff_t col_floats(const fnn_conv_shape *s) {
 
 static ptrdiff_t n_chunks(const fnn_conv_shape *s) { return (s->N + CONV_CHUNK - 1) / CONV_CHUNK; }
 
+/* The weight-gradient partials are computed transposed, dw[g]^T (Kg, OCg) = col_n[g] (Kg, P) @ dout_n[g]^T,
+   when Kg >= 4 OCg: our GEMM runs that form faster than dout @ col^T for tall col (measured, bench_conv.py). */
+static int dw_transposed(const fnn_conv_shape *s) { return s->C / s->G * s->KH * s->KW >= 4 * (s->OC / s->G); }
+
+/* Partial weight gradients in the workspace: one per chunk, unless there is one chunk written straight to dw. */
+static ptrdiff_t n_partials(const fnn_conv_shape *s) {
+    if (fnn_conv_is_depthwise(s)) return 0;
+    return n_chunks(s) > 1 || dw_transposed(s) ? n_chunks(s) : 0;
+}
+
 /* Column buffers: one per outer thread, at most min(n_threads, N). */
 static ptrdiff_t n_col_bufs(const fnn_conv_shape *s, int n_threads) {
     ptrdiff_t nt = n_threads < 1 ? 1 : n_threads;
@@ -60,7 +70,7 @@ static ptrdiff_t n_col_bufs(const fnn_conv_shape *s, int n_threads) {
 ptrdiff_t fnn_conv_workspace_floats(const fnn_conv_shape *s, int n_threads) {
     if (!shape_ok(s)) return 0;
     ptrdiff_t wsz = s->OC * (s->C / s->G) * s->KH * s->KW;
-    ptrdiff_t part = fnn_conv_is_depthwise(s) || n_chunks(s) < 2 ? 0 : n_chunks(s) * wsz;
+    ptrdiff_t part = n_partials(s) * wsz;
     return n_col_bufs(s, n_threads) * col_floats(s) + part;
 }
 
@@ -155,7 +165,7 @@ typedef struct {
     float *out, *dx, *dw, *ws, *part;
     const float *x, *w, *bias, *dout;
     ptrdiff_t colsz, wsz;
-    int gemm_threads;
+    int gemm_threads, dw_t;
 } conv_ctx;
 
 // out_n (OC,OH*OW) = w (OC, C/G*KH*KW) @ im2col(x_n) + bias, per group
@@ -223,9 +233,14 @@ static int backward_chunk(const conv_ctx *c, ptrdiff_t chunk, float *dwp, float 
             cn = col;
         }
         /* dw[g] (OCg, Kg) (+)= dout_n[g] (OCg, P) @ col_n[g]^T (P, Kg) */
-        for (ptrdiff_t g = 0; g < G && st == FNN_OK; g++)
-            st = fnn_sgemm(0, 1, OCg, Kg, P, 1.0f, dn + g * OCg * P, P, cn + g * Kg * P, P, n == n0 ? 0.0f : 1.0f,
-                           dwp + g * OCg * Kg, Kg, gt);
+        for (ptrdiff_t g = 0; g < G && st == FNN_OK; g++) {
+            if (c->dw_t) /* dw[g]^T (Kg, OCg) (+)= col_n[g] (Kg, P) @ dout_n[g]^T (P, OCg) */
+                st = fnn_sgemm(0, 1, Kg, OCg, P, 1.0f, cn + g * Kg * P, P, dn + g * OCg * P, P,
+                               n == n0 ? 0.0f : 1.0f, dwp + g * OCg * Kg, OCg, gt);
+            else
+                st = fnn_sgemm(0, 1, OCg, Kg, P, 1.0f, dn + g * OCg * P, P, cn + g * Kg * P, P,
+                               n == n0 ? 0.0f : 1.0f, dwp + g * OCg * Kg, Kg, gt);
+        }
         if (!c->dx || st != FNN_OK) continue;
         /* dcol[g] (Kg, P) = w[g]^T (Kg, OCg) @ dout_n[g] (OCg, P); pointwise: straight into dx_n */
         float *dst = pw ? c->dx + n * CHW : col;
@@ -248,7 +263,14 @@ void fnn_conv_bias_grad(float *db, const float *dout, const fnn_conv_shape *s, i
         double acc = 0.0;
         for (ptrdiff_t n = 0; n < s->N; n++) {
             const float *d = dout + (n * s->OC + o) * P;
-            for (ptrdiff_t p = 0; p < P; p++) acc += d[p];
+            float lane[16] = {0};  /* 16 float lanes in a fixed order (vectorisable), then the double total */
+            ptrdiff_t p = 0;
+            for (; p + 16 <= P; p += 16)
+                for (int l = 0; l < 16; l++) lane[l] += d[p + l];
+            double plane = 0.0;
+            for (int l = 0; l < 16; l++) plane += lane[l];
+            for (; p < P; p++) plane += d[p];
+            acc += plane;
         }
         db[o] = (float)acc;
     }
@@ -264,8 +286,11 @@ int fnn_conv2d_backward(float *dx, float *dw, float *db, const float *dout, cons
     c.s = s; c.dx = dx; c.dw = dw; c.dout = dout; c.x = x; c.w = w; c.ws = ws;
     c.colsz = col_floats(s);
     c.wsz = s->OC * (s->C / s->G) * s->KH * s->KW;
+    c.dw_t = dw_transposed(s);
+    const ptrdiff_t OCg = s->OC / s->G, Kg = s->C / s->G * s->KH * s->KW;
     const ptrdiff_t nch = n_chunks(s);
-    if ((c.colsz || nch > 1) && !ws) return FNN_ERR_ARG;
+    const int use_part = n_partials(s) > 0;
+    if ((c.colsz || use_part) && !ws) return FNN_ERR_ARG;
     float *part = ws + n_col_bufs(s, n_threads) * c.colsz;
     double work = (dx ? 4.0 : 2.0) * (double)s->N * (double)s->OC * (double)(s->C / s->G * s->KH * s->KW) *
                   (double)(s->OH * s->OW);
@@ -283,16 +308,21 @@ int fnn_conv2d_backward(float *dx, float *dw, float *db, const float *dout, cons
     } else {
         c.gemm_threads = fnn_threads_for(work, n_threads);
         for (ptrdiff_t k = 0; k < nch && st == FNN_OK; k++)
-            st = backward_chunk(&c, k, nch > 1 ? part + k * c.wsz : dw, ws);
+            st = backward_chunk(&c, k, use_part ? part + k * c.wsz : dw, ws);
     }
-    if (st != FNN_OK || nch < 2) return st;
+    if (st != FNN_OK || !use_part) return st;
     /* dw = partial 0 + partial 1 + ... in chunk order (element-parallel: the order per element is fixed) */
     int rt = fnn_threads_for((double)nch * (double)c.wsz, n_threads);
     (void)rt;
     CONV_PAR_FOR(rt)
     for (ptrdiff_t i = 0; i < c.wsz; i++) {
-        float acc = part[i];
-        for (ptrdiff_t k = 1; k < nch; k++) acc += part[k * c.wsz + i];
+        ptrdiff_t j = i;  /* where dw's element i lies in a partial */
+        if (c.dw_t) {
+            ptrdiff_t g = i / (OCg * Kg), r = i % (OCg * Kg);
+            j = g * OCg * Kg + (r % Kg) * OCg + r / Kg;
+        }
+        float acc = part[j];
+        for (ptrdiff_t k = 1; k < nch; k++) acc += part[k * c.wsz + j];
         dw[i] = acc;
     }
     return FNN_OK;
