@@ -73,14 +73,17 @@ def torch_step(layer, batch=BATCH):
 
 
 def best_time(fn, repeat, warmup=3):
+    """(median wall seconds, median process CPU seconds) per call.  On a shared, oversubscribed machine the
+    CPU time (summed over threads) is the steadier number; with t threads, cpu/t bounds the uncontended wall."""
     for _ in range(warmup):
         fn()
-    times = []
+    wall, cpu = [], []
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times)), float(np.min(times))
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return float(np.median(wall)), float(np.median(cpu))
 
 
 def table(threads=(1, 2), repeat=20):
@@ -90,20 +93,23 @@ def table(threads=(1, 2), repeat=20):
         torch = None
     old = fastnn._config._num_threads
     rows = []
-    print(f"Conv2d forward+backward, batch {BATCH}, median of {repeat} (GFLOP/s from the median)")
-    print(f"{'layer':26s} {'thr':>3s} {'fastnn ms':>10s} {'GF/s':>6s} {'torch ms':>9s} {'GF/s':>6s} {'speedup':>7s}")
+    print(f"Conv2d forward+backward, batch {BATCH}, median of {repeat}: wall ms and GFLOP/s; 'cpu' = process CPU "
+          f"ms / threads (steadier on a shared machine)")
+    print(f"{'layer':24s} {'thr':>3s} {'fastnn ms':>9s} {'GF/s':>5s} {'cpu':>6s} {'torch ms':>8s} {'GF/s':>5s} "
+          f"{'cpu':>6s} {'speedup wall':>12s} {'cpu':>5s}")
     try:
         for t in threads:
             fastnn.set_num_threads(t)
             if torch is not None:
                 torch.set_num_threads(t)
             for layer in LAYERS:
-                f_med, _ = best_time(fastnn_step(layer), repeat)
-                t_med = best_time(torch_step(layer), repeat)[0] if torch is not None else float("nan")
+                f_med, f_cpu = best_time(fastnn_step(layer), repeat)
+                t_med, t_cpu = best_time(torch_step(layer), repeat) if torch is not None else (np.nan, np.nan)
+                f_cpu, t_cpu = f_cpu / t, t_cpu / t
                 gf = flops(layer) / 1e9
-                rows.append((layer, t, f_med, t_med))
-                print(f"{layer:26s} {t:3d} {f_med * 1e3:10.2f} {gf / f_med:6.1f} {t_med * 1e3:9.2f} "
-                      f"{gf / t_med:6.1f} {t_med / f_med:6.2f}x")
+                rows.append((layer, t, f_med, t_med, f_cpu, t_cpu))
+                print(f"{layer:24s} {t:3d} {f_med * 1e3:9.2f} {gf / f_med:5.1f} {f_cpu * 1e3:6.2f} {t_med * 1e3:8.2f} "
+                      f"{gf / t_med:5.1f} {t_cpu * 1e3:6.2f} {t_med / f_med:11.2f}x {t_cpu / f_cpu:4.2f}x")
     finally:
         fastnn.set_num_threads(old)
     return rows

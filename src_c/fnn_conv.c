@@ -311,19 +311,27 @@ int fnn_conv2d_backward(float *dx, float *dw, float *db, const float *dout, cons
             st = backward_chunk(&c, k, use_part ? part + k * c.wsz : dw, ws);
     }
     if (st != FNN_OK || !use_part) return st;
-    /* dw = partial 0 + partial 1 + ... in chunk order (element-parallel: the order per element is fixed) */
+    /* dw = partial 0 + partial 1 + ... in chunk order: summed into partial 0 in place (streaming, each element
+       by one thread in the same order whatever the split), then copied (or transposed) into dw */
     int rt = fnn_threads_for((double)nch * (double)c.wsz, n_threads);
     (void)rt;
-    CONV_PAR_FOR(rt)
-    for (ptrdiff_t i = 0; i < c.wsz; i++) {
-        ptrdiff_t j = i;  /* where dw's element i lies in a partial */
-        if (c.dw_t) {
-            ptrdiff_t g = i / (OCg * Kg), r = i % (OCg * Kg);
-            j = g * OCg * Kg + (r % Kg) * OCg + r / Kg;
+    if (nch > 1) {
+        const ptrdiff_t nblk = (c.wsz + 4095) / 4096;
+        CONV_PAR_FOR(rt)
+        for (ptrdiff_t bi = 0; bi < nblk; bi++) {
+            ptrdiff_t i0 = bi * 4096, i1 = i0 + 4096 < c.wsz ? i0 + 4096 : c.wsz;
+            for (ptrdiff_t k = 1; k < nch; k++) {
+                const float *pk = part + k * c.wsz;
+                for (ptrdiff_t i = i0; i < i1; i++) part[i] += pk[i];
+            }
         }
-        float acc = part[j];
-        for (ptrdiff_t k = 1; k < nch; k++) acc += part[k * c.wsz + j];
-        dw[i] = acc;
     }
+    if (!c.dw_t) {
+        memcpy(dw, part, (size_t)c.wsz * sizeof(float));
+        return FNN_OK;
+    }
+    for (ptrdiff_t g = 0; g < s->G; g++) /* dw[g] (OCg, Kg) = partial[g]^T, partial[g] (Kg, OCg) */
+        for (ptrdiff_t k = 0; k < Kg; k++)
+            for (ptrdiff_t o = 0; o < OCg; o++) dw[(g * OCg + o) * Kg + k] = part[(g * Kg + k) * OCg + o];
     return FNN_OK;
 }
