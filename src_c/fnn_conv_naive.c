@@ -61,7 +61,8 @@ int fnn_conv2d_backward_naive(float *dx, float *dw, float *db, const float *dout
                             for (ptrdiff_t ow = 0; ow < s->OW; ow++) {
                                 ptrdiff_t iw = ow * s->SW - s->PW + kw * s->DW;
                                 if (iw < 0 || iw >= s->W) continue;
-                                acc += DOUT(n, o, oh, ow) * (double)x[((n * s->C + g * Cg + ci) * s->H + ih) * s->W + iw];
+                                acc += DOUT(n, o, oh, ow) *
+                                       (double)x[((n * s->C + g * Cg + ci) * s->H + ih) * s->W + iw];
                             }
                         }
                     dw[((o * Cg + ci) * s->KH + kh) * s->KW + kw] = (float)acc;

@@ -28,8 +28,9 @@ def ref_forward(x, w, b, stride, padding, dilation, groups):
         for ci in range(cg):
             for i in range(kh):
                 for j in range(kw):
-                    win = xp[:, g * cg + ci, i * dh: i * dh + sh * (oh - 1) + 1: sh, j * dw: j * dw + sw * (ow - 1) + 1: sw]
-                    out[:, o] += w[o, ci, i, j] * win
+                    rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
+                    cols = slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)
+                    out[:, o] += w[o, ci, i, j] * xp[:, g * cg + ci, rows, cols]
     if b is not None:
         out += np.asarray(b, np.float64)[None, :, None, None]
     return out

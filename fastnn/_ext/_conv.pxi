@@ -21,7 +21,8 @@ def _conv_pair(v, str name, int lowest):
 
 
 def _conv_padding(padding, kernel, dilation, stride):
-    """Padding (ph, pw) from an int, a pair, "valid" (0) or "same" (stride 1; the total padding dilation*(kernel-1) must be even)."""
+    """Padding (ph, pw) from an int, a pair, "valid" (0) or "same" (stride 1; the total padding
+    dilation*(kernel-1) must be even)."""
     if isinstance(padding, str):
         mode = padding.lower()
         if mode == "valid":
@@ -121,7 +122,8 @@ def conv2d_forward(x, w, bias=None, stride=(1, 1), padding=(0, 0), dilation=(1, 
 
     As torch.nn.functional.conv2d (cross-correlation, zero padding on each side).  padding: int, pair,
     "valid" or "same" (stride 1; PyTorch's rule, total padding dilation*(kernel-1) split
-    evenly on both sides: an odd total, i.e. an even kernel with odd dilation, is rejected).  naive: the double-precision direct loops."""
+    evenly on both sides: an odd total, i.e. an even kernel with odd dilation, is rejected).
+    naive: the double-precision direct loops."""
     _check_array(x, "x", np.float32, 4)
     _check_array(w, "weight", np.float32, 4)
     g = _conv_shape_of(x.shape, w.shape, stride, padding, dilation, groups)
