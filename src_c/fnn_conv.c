@@ -1,0 +1,337 @@
+/* fastnn: 2-D convolution (NCHW), the fast path.
+     general:   per sample, im2col (zero-filled padding, stride, dilation) into a per-thread buffer, then one
+                fnn_sgemm per group: out_n[g] (OC/G, OH*OW) = w[g] (OC/G, C/G*KH*KW) @ col_n[g].
+     1x1:       stride 1, no padding: the GEMM reads the input sample in place (no im2col).
+     depthwise: G = C = OC: a direct loop per (sample, channel) plane (fnn_conv_dw.c).
+   Threads: OpenMP over samples (GEMMs on one thread inside) when the batch has at least as many samples as
+   threads, otherwise samples in turn with the GEMM threaded.  The backward pass splits the batch into fixed
+   chunks of CONV_CHUNK samples: each chunk's weight gradient is a partial sum in the workspace (samples in
+   order), and the partials are added in chunk order.  fnn_sgemm is bitwise identical for any thread count,
+   the chunks do not depend on it, so every result is identical for any n_threads. */
+#include <string.h>
+
+#include "fnn_conv.h"
+#include "fnn_conv_impl.h"
+#include "fnn_gemm.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+int fnn_conv_shape_init(fnn_conv_shape *s) {
+    if (!s) return FNN_ERR_ARG;
+    if (s->N < 1 || s->C < 1 || s->H < 1 || s->W < 1 || s->OC < 1 || s->KH < 1 || s->KW < 1) return FNN_ERR_ARG;
+    if (s->SH < 1 || s->SW < 1 || s->DH < 1 || s->DW < 1 || s->PH < 0 || s->PW < 0 || s->G < 1) return FNN_ERR_ARG;
+    if (s->C % s->G || s->OC % s->G) return FNN_ERR_ARG;
+    ptrdiff_t eh = s->H + 2 * s->PH - s->DH * (s->KH - 1) - 1, ew = s->W + 2 * s->PW - s->DW * (s->KW - 1) - 1;
+    if (eh < 0 || ew < 0) return FNN_ERR_ARG;  /* (dilated) kernel larger than the padded input */
+    s->OH = eh / s->SH + 1;
+    s->OW = ew / s->SW + 1;
+    return FNN_OK;
+}
+
+/* The geometry fields are consistent (the caller ran fnn_conv_shape_init, or filled OH/OW the same way). */
+static int shape_ok(const fnn_conv_shape *s) {
+    if (!s) return 0;
+    fnn_conv_shape t = *s;
+    return fnn_conv_shape_init(&t) == FNN_OK && t.OH == s->OH && t.OW == s->OW;
+}
+
+int fnn_conv_is_depthwise(const fnn_conv_shape *s) { return s->G > 1 && s->G == s->C && s->G == s->OC; }
+
+/* 1x1 kernel, stride 1, no padding: the column matrix of a sample is the sample itself. */
+static int is_pointwise(const fnn_conv_shape *s) {
+    return s->KH == 1 && s->KW == 1 && s->SH == 1 && s->SW == 1 && s->PH == 0 && s->PW == 0;
+}
+
+static ptrdiff_t col_floats(const fnn_conv_shape *s) {
+    if (fnn_conv_is_depthwise(s) || is_pointwise(s)) return 0;
+    return s->C * s->KH * s->KW * s->OH * s->OW;
+}
+
+static ptrdiff_t n_chunks(const fnn_conv_shape *s) { return (s->N + CONV_CHUNK - 1) / CONV_CHUNK; }
+
+/* The weight-gradient partials are computed transposed, dw[g]^T (Kg, OCg) = col_n[g] (Kg, P) @ dout_n[g]^T,
+   when Kg >= 4 OCg: our GEMM runs that form faster than dout @ col^T for tall col (measured, bench_conv.py). */
+static int dw_transposed(const fnn_conv_shape *s) { return s->C / s->G * s->KH * s->KW >= 4 * (s->OC / s->G); }
+
+/* Partial weight gradients in the workspace: one per chunk, unless there is one chunk written straight to dw. */
+static ptrdiff_t n_partials(const fnn_conv_shape *s) {
+    if (fnn_conv_is_depthwise(s)) return 0;
+    return n_chunks(s) > 1 || dw_transposed(s) ? n_chunks(s) : 0;
+}
+
+/* Column buffers: one per outer thread, at most min(n_threads, N). */
+static ptrdiff_t n_col_bufs(const fnn_conv_shape *s, int n_threads) {
+    ptrdiff_t nt = n_threads < 1 ? 1 : n_threads;
+    return nt < s->N ? nt : s->N;
+}
+
+ptrdiff_t fnn_conv_workspace_floats(const fnn_conv_shape *s, int n_threads) {
+    if (!shape_ok(s)) return 0;
+    ptrdiff_t wsz = s->OC * (s->C / s->G) * s->KH * s->KW;
+    ptrdiff_t part = n_partials(s) * wsz;
+    return n_col_bufs(s, n_threads) * col_floats(s) + part;
+}
+
+/* Output columns [*lo, *hi) whose input column ow*S + off lies in [0, W). */
+void fnn_conv_valid_range(ptrdiff_t *lo, ptrdiff_t *hi, ptrdiff_t off, ptrdiff_t S, ptrdiff_t W, ptrdiff_t OW) {
+    ptrdiff_t a = off >= 0 ? 0 : (-off + S - 1) / S;
+    ptrdiff_t b = W - 1 - off < 0 ? 0 : (W - 1 - off) / S + 1;
+    if (b > OW) b = OW;
+    if (a > b) a = b;
+    *lo = a;
+    *hi = b;
+}
+
+// col (C*KH*KW, OH*OW) = im2col(x (C,H,W)), zero where the window reads padding
+static void im2col(float *FNN_RESTRICT col, const float *FNN_RESTRICT x, const fnn_conv_shape *s) {
+    const ptrdiff_t H = s->H, W = s->W, OH = s->OH, OW = s->OW, SW = s->SW;
+    for (ptrdiff_t c = 0; c < s->C; c++) {
+        const float *xc = x + c * H * W;
+        for (ptrdiff_t kh = 0; kh < s->KH; kh++) {
+            for (ptrdiff_t kw = 0; kw < s->KW; kw++) {
+                float *dst = col + ((c * s->KH + kh) * s->KW + kw) * OH * OW;
+                ptrdiff_t off = kw * s->DW - s->PW, lo, hi;
+                fnn_conv_valid_range(&lo, &hi, off, SW, W, OW);
+                for (ptrdiff_t oh = 0; oh < OH; oh++) {
+                    ptrdiff_t ih = oh * s->SH - s->PH + kh * s->DH;
+                    float *d = dst + oh * OW;
+                    if (ih < 0 || ih >= H) {
+                        memset(d, 0, (size_t)OW * sizeof(float));
+                        continue;
+                    }
+                    const float *xr = xc + ih * W + off;
+                    for (ptrdiff_t ow = 0; ow < lo; ow++) d[ow] = 0.0f;
+                    if (SW == 1) {
+                        if (hi > lo) memcpy(d + lo, xr + lo, (size_t)(hi - lo) * sizeof(float));
+                    } else {
+                        for (ptrdiff_t ow = lo; ow < hi; ow++) d[ow] = xr[ow * SW];
+                    }
+                    for (ptrdiff_t ow = hi; ow < OW; ow++) d[ow] = 0.0f;
+                }
+            }
+        }
+    }
+}
+
+// dx (C,H,W) = col2im(col (C*KH*KW, OH*OW)): overwrites dx, adds overlapping windows (one sample, one thread)
+static void col2im(float *FNN_RESTRICT dx, const float *FNN_RESTRICT col, const fnn_conv_shape *s) {
+    const ptrdiff_t H = s->H, W = s->W, OH = s->OH, OW = s->OW, SW = s->SW;
+    memset(dx, 0, (size_t)(s->C * H * W) * sizeof(float));
+    for (ptrdiff_t c = 0; c < s->C; c++) {
+        float *xc = dx + c * H * W;
+        for (ptrdiff_t kh = 0; kh < s->KH; kh++) {
+            for (ptrdiff_t kw = 0; kw < s->KW; kw++) {
+                const float *src = col + ((c * s->KH + kh) * s->KW + kw) * OH * OW;
+                ptrdiff_t off = kw * s->DW - s->PW, lo, hi;
+                fnn_conv_valid_range(&lo, &hi, off, SW, W, OW);
+                for (ptrdiff_t oh = 0; oh < OH; oh++) {
+                    ptrdiff_t ih = oh * s->SH - s->PH + kh * s->DH;
+                    if (ih < 0 || ih >= H) continue;
+                    float *xr = xc + ih * W + off;
+                    const float *d = src + oh * OW;
+                    if (SW == 1) {
+#pragma GCC ivdep
+                        for (ptrdiff_t ow = lo; ow < hi; ow++) xr[ow] += d[ow];
+                    } else {
+                        for (ptrdiff_t ow = lo; ow < hi; ow++) xr[ow * SW] += d[ow];
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* Threads for the outer (per sample or per chunk) loop given `items` of them; 1 = serial with threaded GEMMs. */
+static int outer_threads(double work, ptrdiff_t items, int n_threads) {
+#ifndef _OPENMP
+    return 1;
+#endif
+    int nt = fnn_threads_for(work, n_threads);
+    return nt > 1 && items >= nt ? nt : 1;
+}
+
+static int thread_id(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+typedef struct {
+    const fnn_conv_shape *s;
+    float *out, *dx, *dw, *ws, *part;
+    const float *x, *w, *bias, *dout;
+    ptrdiff_t colsz, wsz;
+    int gemm_threads, dw_t;
+} conv_ctx;
+
+// out_n (OC,OH*OW) = w (OC, C/G*KH*KW) @ im2col(x_n) + bias, per group
+static int forward_sample(const conv_ctx *c, ptrdiff_t n, float *col) {
+    const fnn_conv_shape *s = c->s;
+    const ptrdiff_t G = s->G, OCg = s->OC / G, Kg = s->C / G * s->KH * s->KW, P = s->OH * s->OW;
+    const float *xn = c->x + n * s->C * s->H * s->W;
+    float *on = c->out + n * s->OC * P;
+    if (is_pointwise(s)) {
+        col = (float *)xn;  /* read only */
+    } else {
+        im2col(col, xn, s);
+    }
+    if (c->bias)
+        for (ptrdiff_t o = 0; o < s->OC; o++)
+            for (ptrdiff_t p = 0; p < P; p++) on[o * P + p] = c->bias[o];
+    int st = FNN_OK;
+    for (ptrdiff_t g = 0; g < G && st == FNN_OK; g++)
+        st = fnn_sgemm(0, 0, OCg, P, Kg, 1.0f, c->w + g * OCg * Kg, Kg, col + g * Kg * P, P,
+                       c->bias ? 1.0f : 0.0f, on + g * OCg * P, P, c->gemm_threads);
+    return st;
+}
+
+// out (N,OC,OH,OW) = conv(x (N,C,H,W), w (OC,C/G,KH,KW)) + bias (OC) (bias may be NULL)
+int fnn_conv2d_forward(float *out, const float *x, const float *w, const float *bias, const fnn_conv_shape *s,
+                       float *ws, int n_threads) {
+    if (!shape_ok(s) || !out || !x || !w) return FNN_ERR_ARG;
+    if (fnn_conv_is_depthwise(s)) return fnn_conv_dw_forward(out, x, w, bias, s, n_threads);
+    conv_ctx c = {0};
+    c.s = s; c.out = out; c.x = x; c.w = w; c.bias = bias; c.ws = ws;
+    c.colsz = col_floats(s);
+    if (c.colsz && !ws) return FNN_ERR_ARG;
+    double work = 2.0 * (double)s->N * (double)s->OC * (double)(s->C / s->G * s->KH * s->KW) * (double)(s->OH * s->OW);
+    int nt = outer_threads(work, s->N, n_threads);
+    int st = FNN_OK;
+    if (nt > 1) {
+#ifdef _OPENMP
+        c.gemm_threads = 1;
+#pragma omp parallel for num_threads(nt) schedule(static) reduction(max : st)
+        for (ptrdiff_t n = 0; n < s->N; n++) {
+            int r = forward_sample(&c, n, ws + thread_id() * c.colsz);
+            if (r > st) st = r;
+        }
+#endif
+    } else {
+        c.gemm_threads = fnn_threads_for(work, n_threads);
+        for (ptrdiff_t n = 0; n < s->N && st == FNN_OK; n++) st = forward_sample(&c, n, ws);
+    }
+    return st;
+}
+
+/* One chunk of samples: its weight-gradient partial into dwp (overwritten), and dx of its samples. */
+static int backward_chunk(const conv_ctx *c, ptrdiff_t chunk, float *dwp, float *col) {
+    const fnn_conv_shape *s = c->s;
+    const ptrdiff_t G = s->G, OCg = s->OC / G, Kg = s->C / G * s->KH * s->KW, P = s->OH * s->OW;
+    const ptrdiff_t CHW = s->C * s->H * s->W;
+    const int gt = c->gemm_threads, pw = is_pointwise(s);
+    ptrdiff_t n0 = chunk * CONV_CHUNK, n1 = n0 + CONV_CHUNK < s->N ? n0 + CONV_CHUNK : s->N;
+    int st = FNN_OK;
+    for (ptrdiff_t n = n0; n < n1 && st == FNN_OK; n++) {
+        const float *xn = c->x + n * CHW, *dn = c->dout + n * s->OC * P;
+        const float *cn = xn;
+        if (!pw) {
+            im2col(col, xn, s);
+            cn = col;
+        }
+        /* dw[g] (OCg, Kg) (+)= dout_n[g] (OCg, P) @ col_n[g]^T (P, Kg) */
+        for (ptrdiff_t g = 0; g < G && st == FNN_OK; g++) {
+            if (c->dw_t) /* dw[g]^T (Kg, OCg) (+)= col_n[g] (Kg, P) @ dout_n[g]^T (P, OCg) */
+                st = fnn_sgemm(0, 1, Kg, OCg, P, 1.0f, cn + g * Kg * P, P, dn + g * OCg * P, P,
+                               n == n0 ? 0.0f : 1.0f, dwp + g * OCg * Kg, OCg, gt);
+            else
+                st = fnn_sgemm(0, 1, OCg, Kg, P, 1.0f, dn + g * OCg * P, P, cn + g * Kg * P, P,
+                               n == n0 ? 0.0f : 1.0f, dwp + g * OCg * Kg, Kg, gt);
+        }
+        if (!c->dx || st != FNN_OK) continue;
+        /* dcol[g] (Kg, P) = w[g]^T (Kg, OCg) @ dout_n[g] (OCg, P); pointwise: straight into dx_n */
+        float *dst = pw ? c->dx + n * CHW : col;
+        for (ptrdiff_t g = 0; g < G && st == FNN_OK; g++)
+            st = fnn_sgemm(1, 0, Kg, P, OCg, 1.0f, c->w + g * OCg * Kg, Kg, dn + g * OCg * P, P, 0.0f,
+                           dst + g * Kg * P, P, gt);
+        if (!pw && st == FNN_OK) col2im(c->dx + n * CHW, col, s);
+    }
+    return st;
+}
+
+// db (OC) = sum over n, oh, ow of dout (N,OC,OH,OW), in double, samples in order
+void fnn_conv_bias_grad(float *db, const float *dout, const fnn_conv_shape *s, int n_threads) {
+    const ptrdiff_t P = s->OH * s->OW;
+    int nt = fnn_threads_for((double)s->N * (double)s->OC * (double)P, n_threads);
+    if (nt > s->OC) nt = (int)s->OC;
+    (void)nt;
+    CONV_PAR_FOR(nt)
+    for (ptrdiff_t o = 0; o < s->OC; o++) {
+        double acc = 0.0;
+        for (ptrdiff_t n = 0; n < s->N; n++) {
+            const float *d = dout + (n * s->OC + o) * P;
+            float lane[16] = {0};  /* 16 float lanes in a fixed order (vectorisable), then the double total */
+            ptrdiff_t p = 0;
+            for (; p + 16 <= P; p += 16)
+                for (int l = 0; l < 16; l++) lane[l] += d[p + l];
+            double plane = 0.0;
+            for (int l = 0; l < 16; l++) plane += lane[l];
+            for (; p < P; p++) plane += d[p];
+            acc += plane;
+        }
+        db[o] = (float)acc;
+    }
+}
+
+/* dx (N,C,H,W) = dL/dx (skipped when NULL); dw (OC,C/G,KH,KW); db (OC) (skipped when NULL); all overwritten */
+int fnn_conv2d_backward(float *dx, float *dw, float *db, const float *dout, const float *x, const float *w,
+                        const fnn_conv_shape *s, float *ws, int n_threads) {
+    if (!shape_ok(s) || !dw || !dout || !x || !w) return FNN_ERR_ARG;
+    if (db) fnn_conv_bias_grad(db, dout, s, n_threads);
+    if (fnn_conv_is_depthwise(s)) return fnn_conv_dw_backward(dx, dw, dout, x, w, s, n_threads);
+    conv_ctx c = {0};
+    c.s = s; c.dx = dx; c.dw = dw; c.dout = dout; c.x = x; c.w = w; c.ws = ws;
+    c.colsz = col_floats(s);
+    c.wsz = s->OC * (s->C / s->G) * s->KH * s->KW;
+    c.dw_t = dw_transposed(s);
+    const ptrdiff_t OCg = s->OC / s->G, Kg = s->C / s->G * s->KH * s->KW;
+    const ptrdiff_t nch = n_chunks(s);
+    const int use_part = n_partials(s) > 0;
+    if ((c.colsz || use_part) && !ws) return FNN_ERR_ARG;
+    float *part = ws + n_col_bufs(s, n_threads) * c.colsz;
+    double work = (dx ? 4.0 : 2.0) * (double)s->N * (double)s->OC * (double)(s->C / s->G * s->KH * s->KW) *
+                  (double)(s->OH * s->OW);
+    int nt = outer_threads(work, nch, n_threads);
+    int st = FNN_OK;
+    if (nt > 1) {
+#ifdef _OPENMP
+        c.gemm_threads = 1;
+#pragma omp parallel for num_threads(nt) schedule(static) reduction(max : st)
+        for (ptrdiff_t k = 0; k < nch; k++) {
+            int r = backward_chunk(&c, k, part + k * c.wsz, ws + thread_id() * c.colsz);
+            if (r > st) st = r;
+        }
+#endif
+    } else {
+        c.gemm_threads = fnn_threads_for(work, n_threads);
+        for (ptrdiff_t k = 0; k < nch && st == FNN_OK; k++)
+            st = backward_chunk(&c, k, use_part ? part + k * c.wsz : dw, ws);
+    }
+    if (st != FNN_OK || !use_part) return st;
+    /* dw = partial 0 + partial 1 + ... in chunk order: summed into partial 0 in place (streaming, each element
+       by one thread in the same order whatever the split), then copied (or transposed) into dw */
+    int rt = fnn_threads_for((double)nch * (double)c.wsz, n_threads);
+    (void)rt;
+    if (nch > 1) {
+        const ptrdiff_t nblk = (c.wsz + 4095) / 4096;
+        CONV_PAR_FOR(rt)
+        for (ptrdiff_t bi = 0; bi < nblk; bi++) {
+            ptrdiff_t i0 = bi * 4096, i1 = i0 + 4096 < c.wsz ? i0 + 4096 : c.wsz;
+            for (ptrdiff_t k = 1; k < nch; k++) {
+                const float *pk = part + k * c.wsz;
+                for (ptrdiff_t i = i0; i < i1; i++) part[i] += pk[i];
+            }
+        }
+    }
+    if (!c.dw_t) {
+        memcpy(dw, part, (size_t)c.wsz * sizeof(float));
+        return FNN_OK;
+    }
+    for (ptrdiff_t g = 0; g < s->G; g++) /* dw[g] (OCg, Kg) = partial[g]^T, partial[g] (Kg, OCg) */
+        for (ptrdiff_t k = 0; k < Kg; k++)
+            for (ptrdiff_t o = 0; o < OCg; o++) dw[(g * OCg + o) * Kg + k] = part[(g * Kg + k) * OCg + o];
+    return FNN_OK;
+}
