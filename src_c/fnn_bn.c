@@ -5,7 +5,8 @@
    s % BN_LANES, remainders included) folded in a fixed tree at the end; with S == 1 (BatchNorm1d) a block of
    BN_CBLOCK adjacent channels per unit, each channel summed serially over n.  Units run on OpenMP threads
    with schedule(static), each computed by the same code whichever thread runs it: bitwise identical results
-   for any n_threads.  The elementwise passes use per-channel float scale/shift (y = x * scale + shift). */
+   for any n_threads.  The elementwise passes use per-channel floats: y = (x - mean) * scale + shift, which
+   keeps the precision that x * scale + (shift - mean * scale) loses to cancellation on offset channels. */
 #include <math.h>
 
 #include "fnn_pool.h"
@@ -106,23 +107,23 @@ FNN_INLINE void train_stats(const bn_ctx *c, ptrdiff_t ch, double mean, double s
     if (c->rvar) c->rvar[ch] = (float)(c->momentum * (sqdev / (M - 1.0)) + (1.0 - c->momentum) * (double)c->rvar[ch]);
     double g = c->gamma ? (double)c->gamma[ch] : 1.0, b = c->beta ? (double)c->beta[ch] : 0.0;
     *scale = (float)(g * inv);
-    *shift = (float)(b - mean * g * inv);
+    *shift = (float)b;
 }
 
 FNN_INLINE void eval_coefs(const bn_ctx *c, ptrdiff_t ch, float *scale, float *shift) {
     double inv = 1.0 / sqrt((double)c->crvar[ch] + c->eps);
-    double g = c->gamma ? (double)c->gamma[ch] : 1.0, b = c->beta ? (double)c->beta[ch] : 0.0;
+    double g = c->gamma ? (double)c->gamma[ch] : 1.0;
     *scale = (float)(g * inv);
-    *shift = (float)(b - (double)c->crmean[ch] * g * inv);
+    *shift = c->beta ? c->beta[ch] : 0.0f;
 }
 
-// y (N,S) of channel c = x * scale + shift
-FNN_INLINE void chan_affine(float *y, const float *x, float scale, float shift, ptrdiff_t N, ptrdiff_t C,
+// y (N,S) of channel c = (x - m) * scale + shift
+FNN_INLINE void chan_affine(float *y, const float *x, float m, float scale, float shift, ptrdiff_t N, ptrdiff_t C,
                             ptrdiff_t S, ptrdiff_t c) {
     for (ptrdiff_t n = 0; n < N; n++) {
         float *FNN_RESTRICT q = y + (n * C + c) * S;
         const float *FNN_RESTRICT p = x + (n * C + c) * S;
-        for (ptrdiff_t s = 0; s < S; s++) q[s] = p[s] * scale + shift;
+        for (ptrdiff_t s = 0; s < S; s++) q[s] = (p[s] - m) * scale + shift;
     }
 }
 
@@ -133,7 +134,7 @@ static void train_chan(const bn_ctx *c, ptrdiff_t u) {
     double sq = chan_sqdev(c->x, mean, c->N, c->C, c->S, u);
     float scale, shift;
     train_stats(c, u, mean, sq, &scale, &shift);
-    chan_affine(c->y, c->x, scale, shift, c->N, c->C, c->S, u);
+    chan_affine(c->y, c->x, c->mean[u], scale, shift, c->N, c->C, c->S, u);
 }
 
 // unit = block of BN_CBLOCK channels (S == 1): x (N,C) rows read contiguously across the block
@@ -142,6 +143,7 @@ static void train_block(const bn_ctx *c, ptrdiff_t u) {
     const double M = (double)N;
     double acc[BN_CBLOCK], mean[BN_CBLOCK];
     float scale[BN_CBLOCK], shift[BN_CBLOCK];
+    const float *mf = c->mean + c0;
     for (ptrdiff_t j = 0; j < nc; j++) acc[j] = 0.0;
     for (ptrdiff_t n = 0; n < N; n++) {
         const float *r = c->x + n * C + c0;
@@ -162,24 +164,25 @@ static void train_block(const bn_ctx *c, ptrdiff_t u) {
     for (ptrdiff_t n = 0; n < N; n++) {
         const float *FNN_RESTRICT r = c->x + n * C + c0;
         float *FNN_RESTRICT q = c->y + n * C + c0;
-        for (ptrdiff_t j = 0; j < nc; j++) q[j] = r[j] * scale[j] + shift[j];
+        for (ptrdiff_t j = 0; j < nc; j++) q[j] = (r[j] - mf[j]) * scale[j] + shift[j];
     }
 }
 
 static void eval_chan(const bn_ctx *c, ptrdiff_t u) {
     float scale, shift;
     eval_coefs(c, u, &scale, &shift);
-    chan_affine(c->y, c->x, scale, shift, c->N, c->C, c->S, u);
+    chan_affine(c->y, c->x, c->crmean[u], scale, shift, c->N, c->C, c->S, u);
 }
 
 static void eval_block(const bn_ctx *c, ptrdiff_t u) {
     const ptrdiff_t N = c->N, C = c->C, c0 = u * BN_CBLOCK, nc = C - c0 < BN_CBLOCK ? C - c0 : BN_CBLOCK;
     float scale[BN_CBLOCK], shift[BN_CBLOCK];
+    const float *mf = c->crmean + c0;
     for (ptrdiff_t j = 0; j < nc; j++) eval_coefs(c, c0 + j, &scale[j], &shift[j]);
     for (ptrdiff_t n = 0; n < N; n++) {
         const float *FNN_RESTRICT r = c->x + n * C + c0;
         float *FNN_RESTRICT q = c->y + n * C + c0;
-        for (ptrdiff_t j = 0; j < nc; j++) q[j] = r[j] * scale[j] + shift[j];
+        for (ptrdiff_t j = 0; j < nc; j++) q[j] = (r[j] - mf[j]) * scale[j] + shift[j];
     }
 }
 
