@@ -1,0 +1,327 @@
+"""Batch normalisation (BatchNorm1d on (N,C) and (N,C,L), BatchNorm2d on (N,C,H,W)): a float64 reference written
+here, checked by central finite differences; the C kernels (fast and naive) vs the reference in training and
+evaluation, affine and not; running statistics over several steps (PyTorch's momentum formula, unbiased
+variance); 1 vs 2 threads bitwise; argument errors; PyTorch when installed."""
+import numpy as np
+import pytest
+
+from fastnn._ext import _core
+
+SHAPES = [(2, 1), (7, 3), (64, 100), (130, 70), (5, 129), (4, 3, 5), (2, 3, 5, 7), (1, 4, 3, 3), (8, 16, 14, 14),
+          (3, 2, 1, 9)]
+
+
+# ---------------------------------------------------------------- float64 reference
+
+
+def _axes(x):
+    return (0,) + tuple(range(2, x.ndim))
+
+
+def _bc(v, x):
+    """(C,) -> broadcastable against x (N, C, ...)."""
+    return np.asarray(v, dtype=np.float64).reshape((1, -1) + (1,) * (x.ndim - 2))
+
+
+def ref_train(x, gamma, beta, eps):
+    """(y, batch mean, biased batch var, unbiased batch var) in float64."""
+    x = np.asarray(x, dtype=np.float64)
+    m = x.shape[0] * int(np.prod(x.shape[2:]))
+    mean = x.mean(axis=_axes(x))
+    var = ((x - _bc(mean, x)) ** 2).mean(axis=_axes(x))
+    y = (x - _bc(mean, x)) / np.sqrt(_bc(var, x) + eps)
+    if gamma is not None:
+        y = y * _bc(gamma, x) + _bc(beta, x)
+    return y, mean, var, var * m / (m - 1)
+
+
+def ref_eval(x, gamma, beta, rmean, rvar, eps):
+    x = np.asarray(x, dtype=np.float64)
+    y = (x - _bc(rmean, x)) / np.sqrt(_bc(rvar, x) + eps)
+    return y * _bc(gamma, x) + _bc(beta, x) if gamma is not None else y
+
+
+def ref_backward(dy, x, gamma, eps):
+    """(dx, dgamma, dbeta) of sum(y * dy) in training mode, from x itself (float64)."""
+    x = np.asarray(x, dtype=np.float64)
+    dy = np.asarray(dy, dtype=np.float64)
+    ax = _axes(x)
+    m = x.shape[0] * int(np.prod(x.shape[2:]))
+    mean = x.mean(axis=ax)
+    inv = 1.0 / np.sqrt(((x - _bc(mean, x)) ** 2).mean(axis=ax) + eps)
+    xhat = (x - _bc(mean, x)) * _bc(inv, x)
+    g = _bc(gamma if gamma is not None else np.ones(x.shape[1]), x)
+    dyg = dy * g
+    dx = _bc(inv, x) / m * (m * dyg - _bc(dyg.sum(axis=ax), x) - xhat * _bc((dyg * xhat).sum(axis=ax), x))
+    return dx, (dy * xhat).sum(axis=ax), dy.sum(axis=ax)
+
+
+def params(rng, c, affine=True):
+    if not affine:
+        return None, None
+    return (rng.uniform(0.5, 1.5, c).astype(np.float32), rng.standard_normal(c).astype(np.float32))
+
+
+def data(rng, shape):
+    """Channels with different offsets and scales."""
+    c = shape[1]
+    off = rng.uniform(-3, 3, c).reshape((1, c) + (1,) * (len(shape) - 2))
+    sc = rng.uniform(0.2, 4, c).reshape((1, c) + (1,) * (len(shape) - 2))
+    return (off + sc * rng.standard_normal(shape)).astype(np.float32)
+
+
+def close(got, want, rtol, what="", scale=None):
+    """|got - want| <= rtol * (|want| + 0.1 * scale), scale = max|want| unless given (the size of the terms
+    that cancel, e.g. for dx)."""
+    got = np.asarray(got, dtype=np.float64)
+    want = np.asarray(want, dtype=np.float64)
+    assert got.shape == want.shape, (what, got.shape, want.shape)
+    scale = max(np.abs(want).max(initial=0.0) if scale is None else scale, 1e-30)
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * 0.1 * scale, err_msg=what)
+
+
+def dx_scale(dy, x, gamma, eps=1e-5):
+    """Size of the terms that cancel in dx = gamma invstd (dy - mean(dy) - xhat mean(dy xhat))."""
+    ax = _axes(x)
+    x = np.asarray(x, dtype=np.float64)
+    inv = 1.0 / np.sqrt(x.var(axis=ax) + eps)
+    g = np.abs(gamma) if gamma is not None else 1.0
+    return float((g * inv).max() * np.abs(dy).max())
+
+
+def sid(shape):
+    return "x".join(map(str, shape))
+
+
+# ---------------------------------------------------------------- reference vs finite differences
+
+
+@pytest.mark.parametrize("affine", [True, False], ids=["affine", "plain"])
+@pytest.mark.parametrize("shape", [(5, 3), (3, 2, 2, 3)], ids=sid)
+def test_reference_backward_matches_finite_differences(shape, affine, rng):
+    eps = 1e-3
+    x = rng.standard_normal(shape)
+    gamma = rng.uniform(0.5, 1.5, shape[1]) if affine else None
+    beta = rng.standard_normal(shape[1]) if affine else None
+    w = rng.standard_normal(shape)
+    dx, dg, db = ref_backward(w, x, gamma, eps)
+    h = 1e-6
+
+    def loss(xx, gg, bb):
+        return (ref_train(xx, gg, bb, eps)[0] * w).sum()
+
+    fd = np.zeros(shape)
+    for idx in np.ndindex(shape):
+        xp, xm = x.copy(), x.copy()
+        xp[idx] += h
+        xm[idx] -= h
+        fd[idx] = (loss(xp, gamma, beta) - loss(xm, gamma, beta)) / (2 * h)
+    np.testing.assert_allclose(dx, fd, rtol=1e-5, atol=1e-7)
+    if affine:
+        for k in range(shape[1]):
+            e = np.zeros(shape[1])
+            e[k] = h
+            np.testing.assert_allclose(dg[k], (loss(x, gamma + e, beta) - loss(x, gamma - e, beta)) / (2 * h),
+                                       rtol=1e-5, atol=1e-7)
+            np.testing.assert_allclose(db[k], (loss(x, gamma, beta + e) - loss(x, gamma, beta - e)) / (2 * h),
+                                       rtol=1e-5, atol=1e-7)
+
+
+# ---------------------------------------------------------------- C kernels vs the reference
+
+
+@pytest.mark.parametrize("naive", [False, True], ids=["fast", "naive"])
+@pytest.mark.parametrize("affine", [True, False], ids=["affine", "plain"])
+@pytest.mark.parametrize("shape", SHAPES, ids=sid)
+def test_train_forward_backward_match_reference(shape, affine, naive, rng):
+    eps = 1e-5
+    x = data(rng, shape)
+    gamma, beta = params(rng, shape[1], affine)
+    y, mean, invstd = _core.bn_forward_train(x, gamma, beta, None, None, 0.1, eps, naive=naive)
+    wy, wmean, wvar, _ = ref_train(x, gamma, beta, eps)
+    close(y, wy, 2e-5, "y")
+    close(mean, wmean, 1e-6, "mean")
+    close(invstd, 1.0 / np.sqrt(wvar + eps), 1e-6, "invstd")
+    dy = rng.standard_normal(shape).astype(np.float32)
+    dx, dg, db = _core.bn_backward(dy, x, mean, invstd, gamma, naive=naive)
+    wdx, wdg, wdb = ref_backward(dy, x, gamma, eps)
+    close(dx, wdx, 5e-5, "dx", scale=dx_scale(dy, x, gamma))
+    if affine:
+        close(dg, wdg, 1e-5, "dgamma")
+        close(db, wdb, 1e-5, "dbeta")
+    else:
+        assert dg is None and db is None
+
+
+@pytest.mark.parametrize("affine", [True, False], ids=["affine", "plain"])
+@pytest.mark.parametrize("shape", SHAPES, ids=sid)
+def test_eval_matches_reference(shape, affine, rng):
+    x = data(rng, shape)
+    gamma, beta = params(rng, shape[1], affine)
+    rmean = rng.standard_normal(shape[1]).astype(np.float32)
+    rvar = rng.uniform(0.1, 5, shape[1]).astype(np.float32)
+    keep = rmean.copy(), rvar.copy()
+    y = _core.bn_forward_eval(x, gamma, beta, rmean, rvar, 1e-3)
+    close(y, ref_eval(x, gamma, beta, rmean, rvar, 1e-3), 2e-6)
+    np.testing.assert_array_equal(rmean, keep[0])                   # evaluation leaves them alone
+    np.testing.assert_array_equal(rvar, keep[1])
+
+
+@pytest.mark.parametrize("naive", [False, True], ids=["fast", "naive"])
+@pytest.mark.parametrize("shape", [(16, 5), (4, 3, 6, 5)], ids=sid)
+def test_running_statistics_over_several_steps(shape, naive, rng):
+    c = shape[1]
+    rmean = np.zeros(c, np.float32)
+    rvar = np.ones(c, np.float32)
+    wmean, wvar = np.zeros(c), np.ones(c)
+    for step, momentum in enumerate((0.1, 0.1, 0.3, 1.0, 0.05)):
+        x = data(rng, shape)
+        _core.bn_forward_train(x, None, None, rmean, rvar, momentum, 1e-5, naive=naive)
+        _, bmean, _, bvar_unbiased = ref_train(x, None, None, 1e-5)
+        wmean = (1 - momentum) * wmean + momentum * bmean
+        wvar = (1 - momentum) * wvar + momentum * bvar_unbiased
+        close(rmean, wmean, 1e-6, f"running_mean step {step}")
+        close(rvar, wvar, 1e-6, f"running_var step {step}")
+
+
+def test_running_var_is_unbiased_and_normalisation_biased():
+    x = np.array([[1.0], [3.0]], dtype=np.float32)                 # mean 2, biased var 1, unbiased var 2
+    rmean, rvar = np.zeros(1, np.float32), np.zeros(1, np.float32)
+    y, mean, invstd = _core.bn_forward_train(x, None, None, rmean, rvar, 1.0, 0.0)
+    assert mean[0] == 2.0 and invstd[0] == 1.0 and rvar[0] == 2.0 and rmean[0] == 2.0
+    np.testing.assert_array_equal(y, [[-1.0], [1.0]])
+
+
+@pytest.mark.parametrize("shape", [(32, 6), (8, 3, 4, 4)], ids=sid)
+def test_train_and_eval_behaviour(shape, rng):
+    c = shape[1]
+    gamma, beta = params(rng, c)
+    x = data(rng, shape)
+    # training normalises with the batch statistics: per channel mean beta, std gamma (biased)
+    y, _, _ = _core.bn_forward_train(x, gamma, beta, None, None)
+    ax = _axes(y)
+    close(y.mean(axis=ax), beta, 1e-4)
+    close(y.std(axis=ax), gamma, 1e-3)
+    # a training output depends on the rest of the batch; an evaluation output does not
+    y_half, _, _ = _core.bn_forward_train(np.ascontiguousarray(x[: shape[0] // 2]), gamma, beta, None, None)
+    assert not np.allclose(y_half, y[: shape[0] // 2], atol=1e-3)
+    rmean = rng.standard_normal(c).astype(np.float32)
+    rvar = rng.uniform(0.5, 2, c).astype(np.float32)
+    ye = _core.bn_forward_eval(x, gamma, beta, rmean, rvar)
+    ye_half = _core.bn_forward_eval(np.ascontiguousarray(x[: shape[0] // 2]), gamma, beta, rmean, rvar)
+    np.testing.assert_array_equal(ye_half, ye[: shape[0] // 2])
+    # after many steps on one batch with momentum 1 - (small), running stats -> batch stats: eval ~ train
+    rmean, rvar = np.zeros(c, np.float32), np.ones(c, np.float32)
+    for _ in range(60):
+        _core.bn_forward_train(x, gamma, beta, rmean, rvar, 0.5)
+    m = x.shape[0] * int(np.prod(x.shape[2:]))
+    ye = _core.bn_forward_eval(x, gamma, beta, rmean, rvar * (m - 1) / m)    # unbiased -> biased
+    close(ye, y, 1e-4)
+
+
+def test_fast_and_naive_agree_closely(rng):
+    for shape in [(64, 100), (8, 16, 14, 14)]:
+        x = data(rng, shape)
+        gamma, beta = params(rng, shape[1])
+        a = _core.bn_forward_train(x, gamma, beta, None, None)
+        b = _core.bn_forward_train(x, gamma, beta, None, None, naive=True)
+        for u, v in zip(a, b):
+            close(u, v, 1e-6)
+        dy = rng.standard_normal(shape).astype(np.float32)
+        for u, v in zip(_core.bn_backward(dy, x, a[1], a[2], gamma),
+                        _core.bn_backward(dy, x, a[1], a[2], gamma, naive=True)):
+            close(u, v, 2e-6)
+
+
+# ---------------------------------------------------------------- threads
+
+
+@pytest.mark.parametrize("shape", [(64, 32, 28, 28), (512, 1000), (64, 200, 9)], ids=sid)
+def test_threads_bitwise_identical(shape, rng):
+    if not _core.openmp_enabled():
+        pytest.skip("built without OpenMP")
+    c = shape[1]
+    x = data(rng, shape)
+    gamma, beta = params(rng, c)
+    res = []
+    for nt in (1, 2):
+        rmean, rvar = np.full(c, 0.5, np.float32), np.full(c, 2.0, np.float32)
+        y, mean, invstd = _core.bn_forward_train(x, gamma, beta, rmean, rvar, 0.1, 1e-5, n_threads=nt)
+        dy = (0.01 * x).astype(np.float32)
+        dx, dg, db = _core.bn_backward(dy, x, mean, invstd, gamma, n_threads=nt)
+        ye = _core.bn_forward_eval(x, gamma, beta, rmean, rvar, 1e-5, n_threads=nt)
+        res.append((y, mean, invstd, rmean, rvar, dx, dg, db, ye))
+    for a, b in zip(*res):
+        np.testing.assert_array_equal(a, b)
+
+
+# ---------------------------------------------------------------- argument errors
+
+
+def test_errors():
+    x = np.zeros((4, 3, 2, 2), dtype=np.float32)
+    v3, v4 = np.ones(3, np.float32), np.ones(4, np.float32)
+    with pytest.raises(ValueError, match=r"gamma must have shape \(3,\) to match the 3 channels of x \(4, 3, 2, 2\)"):
+        _core.bn_forward_train(x, v4, v3)
+    with pytest.raises(ValueError, match=r"running_var must have shape \(3,\).*got \(4,\)"):
+        _core.bn_forward_train(x, v3, v3, v3.copy(), v4.copy())
+    with pytest.raises(ValueError, match=r"beta must have shape \(3,\)"):
+        _core.bn_forward_eval(x, v3, v4, v3, v3)
+    with pytest.raises(ValueError, match="running_mean is required"):
+        _core.bn_forward_eval(x, v3, v3, None, v3)
+    with pytest.raises(TypeError, match="dtype float32"):
+        _core.bn_forward_train(x.astype(np.float64))
+    with pytest.raises(TypeError, match="gamma must have dtype float32"):
+        _core.bn_forward_train(x, v3.astype(np.float64), v3)
+    with pytest.raises(ValueError, match=r"\(N, C\), \(N, C, L\) or \(N, C, H, W\), got shape \(4,\)"):
+        _core.bn_forward_train(np.zeros(4, np.float32))
+    with pytest.raises(ValueError, match=r"got shape \(1, 2, 3, 4, 5\)"):
+        _core.bn_forward_eval(np.zeros((1, 2, 3, 4, 5), np.float32), None, None, np.zeros(2, np.float32),
+                              np.ones(2, np.float32))
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        _core.bn_forward_train(np.zeros((1, 3), np.float32))
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        _core.bn_forward_train(np.zeros((1, 3, 1, 1), np.float32), naive=True)
+    with pytest.raises(ValueError, match="eps must be"):
+        _core.bn_forward_train(x, eps=-1.0)
+    y, mean, invstd = _core.bn_forward_train(x + np.arange(16, dtype=np.float32).reshape(4, 1, 2, 2))
+    with pytest.raises(ValueError, match=r"dy must have the shape of x \(4, 3, 2, 2\)"):
+        _core.bn_backward(y[:2], x, mean, invstd)
+    with pytest.raises(ValueError, match=r"invstd must have shape \(3,\)"):
+        _core.bn_backward(y, x, mean, invstd[:2])
+
+
+# ---------------------------------------------------------------- PyTorch
+
+
+@pytest.mark.parametrize("affine", [True, False], ids=["affine", "plain"])
+@pytest.mark.parametrize("shape", [(32, 20), (16, 8, 10), (8, 12, 13, 11)], ids=sid)
+def test_matches_torch(shape, affine, rng):
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    c = shape[1]
+    x = data(rng, shape)
+    gamma, beta = params(rng, c, affine)
+    rmean = rng.standard_normal(c).astype(np.float32)
+    rvar = rng.uniform(0.5, 2, c).astype(np.float32)
+    trm, trv = torch.tensor(rmean), torch.tensor(rvar)
+    xt = torch.tensor(x, requires_grad=True)
+    gt = torch.tensor(gamma, requires_grad=True) if affine else None
+    bt = torch.tensor(beta, requires_grad=True) if affine else None
+    for step in range(3):   # several training steps: the running statistics keep matching
+        yt = F.batch_norm(xt, trm, trv, gt, bt, training=True, momentum=0.1, eps=1e-5)
+        y, mean, invstd = _core.bn_forward_train(x, gamma, beta, rmean, rvar, 0.1, 1e-5)
+        np.testing.assert_allclose(y, yt.detach().numpy(), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(rmean, trm.numpy(), rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(rvar, trv.numpy(), rtol=1e-4, atol=1e-6)
+    dy = rng.standard_normal(shape).astype(np.float32)
+    yt.backward(torch.tensor(dy))
+    dx, dg, db = _core.bn_backward(dy, x, mean, invstd, gamma)
+    np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=1e-4, atol=1e-5)
+    if affine:
+        np.testing.assert_allclose(dg, gt.grad.numpy(), rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(db, bt.grad.numpy(), rtol=1e-4, atol=1e-4)
+    ye = _core.bn_forward_eval(x, gamma, beta, rmean, rvar, 1e-5)
+    yte = F.batch_norm(torch.tensor(x), trm, trv, None if gt is None else gt.detach(),
+                       None if bt is None else bt.detach(), training=False, eps=1e-5)
+    np.testing.assert_allclose(ye, yte.numpy(), rtol=1e-4, atol=1e-5)
