@@ -227,7 +227,7 @@ class AdaptiveAvgPool2d(Layer):
     def plan_spec(self, offsets):
         c, h, w = self.in_shape
         return [{"kind": "pool", "in_dim": self.in_dim, "out_dim": self.out_dim,
-                 "pool": {"kind": "global_avg", "C": c, "H": h, "W": w, "KH": h, "KW": w, "SH": 1, "SW": 1,
+                 "pool": {"kind": "global_avg", "C": c, "H": h, "W": w, "KH": h, "KW": w, "SH": h, "SW": w,
                           "PH": 0, "PW": 0, "OH": 1, "OW": 1}}]
 
     def config(self):

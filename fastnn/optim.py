@@ -108,7 +108,8 @@ class Optimizer:
         base, n = flat.__array_interface__["data"][0], flat.shape[0]
         groups = self._params_arg
         if groups is None:
-            groups = [{"params": [p for p in default_params if p.size] if default_params else [flat]}]
+            chosen = default_params if default_params is not None else [flat]
+            groups = [{"params": [p for p in chosen if p.size]}]
         elif isinstance(groups, np.ndarray) or (isinstance(groups, (list, tuple)) and groups
                                                  and not isinstance(groups[0], dict)):
             groups = [{"params": list(groups) if not isinstance(groups, np.ndarray) else [groups]}]
