@@ -19,7 +19,10 @@ typedef struct {
 /* FNN_OK, or FNN_ERR_ARG naming nothing (the Python side names the problem before calling). */
 int fnn_conv_shape_init(fnn_conv_shape *s);
 
-/* Floats of scratch the fast kernels need (forward and backward) for this shape and thread budget. */
+/* Floats of scratch the fast kernels need (forward and backward) for this shape and thread budget: one
+   im2col buffer (C*KH*KW*OH*OW) per outer thread (at most min(n_threads, N)) plus the per-chunk partial weight
+   gradients of the backward pass.  Pass the same n_threads to the kernels.  Where it returns 0 (depthwise
+   shapes, some 1x1 ones; also an invalid shape) ws may be NULL. */
 ptrdiff_t fnn_conv_workspace_floats(const fnn_conv_shape *s, int n_threads);
 
 // out (N,OC,OH,OW) = conv(x (N,C,H,W), w (OC,C/G,KH,KW)) + bias (OC) (bias may be NULL)
