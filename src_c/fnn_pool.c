@@ -81,16 +81,24 @@ static int max_plane(const pool_ctx *c, ptrdiff_t p) {
     float *o = c->out + p * OH * OW;
     int32_t *am = c->argmax ? c->argmax + p * OH * OW : NULL;
     if (s->KH == 2 && s->KW == 2 && s->SH == 2 && s->SW == 2 && s->PH == 0 && s->PW == 0) {
+        /* branch-free selects (random data defeats branch prediction); candidate offsets 0, 1, W, W+1 */
         for (ptrdiff_t oh = 0; oh < OH; oh++) {
             const float *r0 = x + 2 * oh * W, *r1 = r0 + W;
+            const int32_t base = (int32_t)(2 * oh * W), w1 = (int32_t)W;
+            float *FNN_RESTRICT orow = o + oh * OW;
             for (ptrdiff_t ow = 0; ow < OW; ow++) {
-                ptrdiff_t w = 2 * ow, i = 2 * oh * W + w;
-                float m = r0[w];
-                if (max_takes(r0[w + 1], m)) { m = r0[w + 1]; i = 2 * oh * W + w + 1; }
-                if (max_takes(r1[w], m)) { m = r1[w]; i = (2 * oh + 1) * W + w; }
-                if (max_takes(r1[w + 1], m)) { m = r1[w + 1]; i = (2 * oh + 1) * W + w + 1; }
-                o[oh * OW + ow] = m;
-                if (am) am[oh * OW + ow] = (int32_t)i;
+                float a = r0[2 * ow], b = r0[2 * ow + 1], cc = r1[2 * ow], d = r1[2 * ow + 1];
+                int tb = max_takes(b, a);
+                float m = tb ? b : a;
+                int32_t k = tb ? 1 : 0;
+                int tc = max_takes(cc, m);
+                m = tc ? cc : m;
+                k = tc ? w1 : k;
+                int td = max_takes(d, m);
+                m = td ? d : m;
+                k = td ? w1 + 1 : k;
+                orow[ow] = m;
+                if (am) am[oh * OW + ow] = base + (int32_t)(2 * ow) + k;
             }
         }
         return 0;
@@ -101,13 +109,27 @@ static int max_plane(const pool_ctx *c, ptrdiff_t p) {
         for (ptrdiff_t ow = 0; ow < OW; ow++) {
             ptrdiff_t w0, w1;
             win(ow, W, s->KW, s->SW, s->PW, &w0, &w1);
-            ptrdiff_t i = h0 * W + w0;
-            float m = x[i];
+            /* two passes, both free of data-dependent branches but the last: the maximum (NaNs noted
+               apart), then the first input equal to it (or the first NaN) in scan order */
+            float m = x[h0 * W + w0];
+            int nan = 0;
             for (ptrdiff_t h = h0; h < h1; h++) {
                 const float *r = x + h * W;
-                for (ptrdiff_t w = w0; w < w1; w++)
-                    if (max_takes(r[w], m)) { m = r[w]; i = h * W + w; }
+                for (ptrdiff_t w = w0; w < w1; w++) {
+                    m = r[w] > m ? r[w] : m;
+                    nan |= r[w] != r[w];
+                }
             }
+            ptrdiff_t i = -1;
+            for (ptrdiff_t h = h0; h < h1 && i < 0; h++) {
+                const float *r = x + h * W;
+                for (ptrdiff_t w = w0; w < w1; w++)
+                    if (nan ? r[w] != r[w] : r[w] == m) {
+                        i = h * W + w;
+                        break;
+                    }
+            }
+            if (nan) m = x[i];
             o[oh * OW + ow] = m;
             if (am) am[oh * OW + ow] = (int32_t)i;
         }
