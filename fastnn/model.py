@@ -321,8 +321,8 @@ class Sequential:
         io.save(self, path)
 
     # -- inference -----------------------------------------------------------------------------------------
-    def _evaluate_arrays(self, X, target, labels, batch_size):
-        loss_sum, correct = self._plan.evaluate(X, target, labels, batch_size, get_num_threads())
+    def _evaluate_arrays(self, X, target, labels, batch_size, weights=None):
+        loss_sum, correct = self._plan.evaluate(X, target, labels, batch_size, get_num_threads(), weights)
         n = X.shape[0]
         res = {"loss": loss_sum / n if n else float("nan")}
         acc = self._accuracy(correct, n) if n else None

@@ -69,15 +69,12 @@ def _positive_int(name, v, minimum=1):
 # ----------------------------------------------------------------------------------------------------------
 
 def _weights(model, labels, target, n, class_weight, sample_weight, where="fit"):
-    """Per-sample weights (float64 (n,)) or None."""
+    """Per-sample loss weights (float32 (n,), applied per row in the C loop) or None."""
     if class_weight is None and sample_weight is None:
         return None
-    if not isinstance(model.loss, _losses.CrossEntropyLoss):
-        raise NotImplementedError(
-            f"{where}: sample_weight/class_weight need per-row loss weights in the C training loop, which the "
-            f"engine does not have yet for the {type(model.loss).__name__} loss. They are exact today only for "
-            "cross-entropy (each sample's target row is scaled by its weight, which scales its loss and "
-            "gradient exactly).")
+    if class_weight is not None and labels is None and not isinstance(model.loss, _losses.CrossEntropyLoss) \
+            and model.out_dim != 1:
+        raise ValueError(f"{where}: class_weight needs class labels (cross-entropy, or one binary output)")
     w = np.ones(n, dtype=np.float64)
     if sample_weight is not None:
         sw = np.asarray(sample_weight, dtype=np.float64)
@@ -85,7 +82,12 @@ def _weights(model, labels, target, n, class_weight, sample_weight, where="fit")
             raise ValueError(f"{where}: sample_weight must have shape ({n},), got {sw.shape}")
         w *= sw
     if class_weight is not None:
-        cls = labels if labels is not None else target.argmax(axis=1)
+        if labels is not None:
+            cls = labels
+        elif model.out_dim == 1:
+            cls = (target[:, 0] > 0.5).astype(np.int64)
+        else:
+            cls = target.argmax(axis=1)
         if not isinstance(class_weight, dict):
             cw = np.asarray(class_weight, dtype=np.float64)
             if cw.shape != (model.out_dim,):
@@ -99,17 +101,7 @@ def _weights(model, labels, target, n, class_weight, sample_weight, where="fit")
         w *= table[cls]
     if not np.isfinite(w).all() or (w < 0).any():
         raise ValueError(f"{where}: sample and class weights must be finite and >= 0")
-    return w
-
-
-def _weighted_rows(model, target, labels, w):
-    """Cross-entropy target rows scaled by the sample weights: the loss -sum_j t_j log p_j and its gradient
-    sum(t) softmax - t both scale by w exactly."""
-    rows = np.zeros((labels.shape[0], model.out_dim), np.float32) if target is None else target.copy()
-    if target is None:
-        rows[np.arange(labels.shape[0]), labels] = 1.0
-    rows *= w.astype(np.float32)[:, None]
-    return np.ascontiguousarray(rows)
+    return np.ascontiguousarray(w, dtype=np.float32)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -205,8 +197,8 @@ def _metric_logs(model, metric_list, X, y_raw, task, skip=("accuracy",)):
     return {m.name: m(y_raw, pred, task=task) for m in ms}
 
 
-def _eval_arrays(model, X, target, labels, y_raw, metric_list, task, batch_size):
-    res = model._evaluate_arrays(X, target, labels, batch_size=batch_size)
+def _eval_arrays(model, X, target, labels, y_raw, metric_list, task, batch_size, weights=None):
+    res = model._evaluate_arrays(X, target, labels, batch_size=batch_size, weights=weights)
     res.update(_metric_logs(model, metric_list, X, y_raw, task))
     return res
 
@@ -220,11 +212,9 @@ def evaluate(model, X, y, batch_size=256, metrics=None, sample_weight=None):
     X = _as_inputs(X, model.in_dim, input_shape=model.input_shape)
     target, labels = model._targets(y, X.shape[0])
     w = _weights(model, labels, target, X.shape[0], None, sample_weight, "evaluate")
-    if w is not None:
-        target, labels = _weighted_rows(model, target, labels, w), None
     ms = [_metrics.get(m) for m in (metrics or [])]
     return _eval_arrays(model, X, target, labels, np.asarray(y), ms, _task(model),
-                        _positive_int("batch_size", batch_size))
+                        _positive_int("batch_size", batch_size), w)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -289,10 +279,9 @@ def fit(model, X, y, epochs=1, batch_size=32, validation_data=None, validation_s
       the order; ``"interleave-classes"`` shuffles within each class and spreads every class evenly through
       the epoch, so each mini-batch holds about the class proportions.
     - ``class_weight`` ({class: weight} or a sequence) and ``sample_weight`` (N,): each sample's loss is
-      multiplied by its weight and the batch loss is sum(w_i l_i) / batch_size (Keras's convention).
-      Implemented exactly for cross-entropy by scaling each sample's target row (loss and gradient are linear
-      in it); other losses raise ``NotImplementedError`` (they need per-row weights in the C loop).  With
-      weights the logged training loss is the weighted one; training accuracy is dropped when some weight is 0.
+      multiplied by its weight and the batch loss is sum(w_i l_i) / batch_size (Keras's convention), for every
+      loss, inside the C loop (each row's gradient is scaled by its weight).
+      With weights the logged loss is the weighted one; accuracy stays unweighted.
     - ``metrics``: names or callables (``fastnn.metrics``), computed on the validation data each epoch.  On
       the training data loss and accuracy come free from the C loop (running means over the epoch); other
       training metrics cost a prediction pass over the training set after the epoch and are computed only
@@ -346,10 +335,10 @@ def fit(model, X, y, epochs=1, batch_size=32, validation_data=None, validation_s
         tr, va = _split(n, strat, validation_split, seed)
         Xv, yv_raw = X[va], y_raw[va]
         vt, vl = (None if target is None else target[va]), (None if labels is None else labels[va])
-        if w is not None and sample_weight is not None:
-            vw = np.asarray(sample_weight, dtype=np.float64)[va]
-            vt, vl = _weighted_rows(model, vt, vl, vw), None
-        val = (Xv, vt, vl, yv_raw)
+        vw = None
+        if sample_weight is not None:
+            vw = np.ascontiguousarray(np.asarray(sample_weight, dtype=np.float32)[va])
+        val = (Xv, vt, vl, yv_raw, vw)
         X, y_raw = np.ascontiguousarray(X[tr]), y_raw[tr]
         target = None if target is None else np.ascontiguousarray(target[tr])
         labels = None if labels is None else np.ascontiguousarray(labels[tr])
@@ -361,17 +350,13 @@ def fit(model, X, y, epochs=1, batch_size=32, validation_data=None, validation_s
             raise ValueError("fit: validation_data must be (X_val, y_val) or (X_val, y_val, sample_weight_val)")
         Xv = _as_inputs(validation_data[0], model.in_dim, "X_val", input_shape=model.input_shape)
         vt, vl = model._targets(validation_data[1], Xv.shape[0], "y_val")
+        vw = None
         if len(validation_data) == 3 and validation_data[2] is not None:
             vw = _weights(model, vl, vt, Xv.shape[0], None, validation_data[2])
-            vt, vl = _weighted_rows(model, vt, vl, vw), None
-        val = (Xv, vt, vl, np.asarray(validation_data[1]))
+        val = (Xv, vt, vl, np.asarray(validation_data[1]), vw)
     if shuffle == "interleave-classes" and strat is None:
         raise ValueError("fit: shuffle='interleave-classes' needs class labels (cross-entropy with integer "
                          "labels, or a single binary output)")
-    drop_train_acc = False
-    if w is not None:
-        target, labels = _weighted_rows(model, target, labels, w), None
-        drop_train_acc = bool((w == 0).any())
 
     metric_list = [_metrics.get(m) for m in (metrics or [])]
     names = [m.name for m in metric_list]
@@ -450,7 +435,7 @@ def fit(model, X, y, epochs=1, batch_size=32, validation_data=None, validation_s
                     ls, c, s, opt.step_count = plan.train(
                         X, target, labels, order, opt.group_specs(), opt._ranges, opt.state, opt.scalars,
                         opt.step_count, None if scales is None else scales[lo:hi], model.clip_norm, model.clip_value,
-                        batch_size, lo, hi, n_threads)
+                        batch_size, lo, hi, n_threads, w)
                 except FloatingPointError as exc:
                     bad = _bad_batch(exc)
                     if bad is not None:
@@ -470,7 +455,7 @@ def fit(model, X, y, epochs=1, batch_size=32, validation_data=None, validation_s
                     if cbl.strides:
                         blogs = {"loss": loss_sum / seen, "batch": lo - 1, "size": s}
                         acc = model._accuracy(correct, seen)
-                        if acc is not None and not drop_train_acc:
+                        if acc is not None:
                             blogs["accuracy"] = acc
                         cbl.on_batch_end(lo - 1, blogs)
                     if model.stop_training:
@@ -481,7 +466,7 @@ def fit(model, X, y, epochs=1, batch_size=32, validation_data=None, validation_s
                 lr_schedule.advance(lo)   # the batches actually trained (fewer when stopped mid-epoch)
             logs = {"loss": float("nan") if nan_hit or not seen else loss_sum / seen}
             acc = model._accuracy(correct, seen) if seen else None
-            if acc is not None and not drop_train_acc and not nan_hit:
+            if acc is not None and not nan_hit:
                 logs["accuracy"] = acc
             if nan_hit:
                 model.stop_training = True
@@ -492,7 +477,8 @@ def fit(model, X, y, epochs=1, batch_size=32, validation_data=None, validation_s
                 if train_metrics and metric_list:
                     logs.update(_metric_logs(model, metric_list, X, y_raw, task))
                 if val is not None:
-                    vres = _eval_arrays(model, val[0], val[1], val[2], val[3], metric_list, task, max(256, batch_size))
+                    vres = _eval_arrays(model, val[0], val[1], val[2], val[3], metric_list, task, max(256, batch_size),
+                                        val[4])
                     logs.update({"val_" + k: v for k, v in vres.items()})
             scale = float(getattr(lr_schedule, "current_scale", 1.0)) if lr_schedule is not None else 1.0
             logs["lr"] = opt.lr * scale

@@ -38,12 +38,13 @@ static int64_t count_correct(const float *pred, const float *target, const int32
 }
 
 static void gather(fnn_workspace *w, const fnn_plan *p, const float *x, const float *target, const int32_t *labels,
-                   const int64_t *order, ptrdiff_t lo, ptrdiff_t B) {
+                   const float *weights, const int64_t *order, ptrdiff_t lo, ptrdiff_t B) {
     for (ptrdiff_t i = 0; i < B; i++) {
         int64_t r = order ? order[lo + i] : lo + i;
         memcpy(w->xb + i * p->in_dim, x + r * p->in_dim, (size_t)p->in_dim * sizeof(float));
         if (target) memcpy(w->tb + i * p->out_dim, target + r * p->out_dim, (size_t)p->out_dim * sizeof(float));
         if (labels) w->lb[i] = labels[r];
+        if (weights) w->wb[i] = weights[r];
     }
 }
 
@@ -56,6 +57,25 @@ void fnn_shuffle(int64_t *order, ptrdiff_t n, uint64_t seed, uint64_t epoch) {
         order[i] = order[j];
         order[j] = t;
     }
+}
+
+/* The weighted batch loss sum_i w_i l_i / B (l_i: row i's loss alone) into *loss, and grad rows scaled by w_i
+   (grad = the unweighted mean loss's gradient, NULL when not needed). */
+static int weigh_loss(float *grad, double *loss, const fnn_plan *p, const float *pred, const float *target,
+                      const int32_t *labels, const float *w, ptrdiff_t B) {
+    const ptrdiff_t D = p->out_dim;
+    double s = 0.0;
+    for (ptrdiff_t i = 0; i < B; i++) {
+        double li = 0.0;
+        int st = fnn_loss_forward_backward(NULL, &li, pred + i * D, target ? target + i * D : NULL,
+                                           labels ? labels + i : NULL, p->loss_kind, p->loss_delta, 1.0f, 1, D, 1);
+        if (st) return st;
+        s += (double)w[i] * li;
+        if (grad)
+            for (ptrdiff_t j = 0; j < D; j++) grad[i * D + j] *= w[i];
+    }
+    *loss = s / (double)B;
+    return FNN_OK;
 }
 
 static int check_targets(const fnn_plan *p, const float *target, const int32_t *labels) {
@@ -171,8 +191,8 @@ static int check_optimizer(const fnn_optimizer *o, const fnn_plan *p) {
 }
 
 int fnn_plan_train(fnn_train_stats *stats, fnn_optimizer *opt, const fnn_plan *p, const float *x,
-                   const float *target, const int32_t *labels, const int64_t *order, ptrdiff_t n, ptrdiff_t batch,
-                   ptrdiff_t batch_lo, ptrdiff_t batch_hi, int n_threads) {
+                   const float *target, const int32_t *labels, const float *weights, const int64_t *order,
+                   ptrdiff_t n, ptrdiff_t batch, ptrdiff_t batch_lo, ptrdiff_t batch_hi, int n_threads) {
     stats->loss_sum = 0.0;
     stats->correct = 0;
     stats->seen = 0;
@@ -193,7 +213,7 @@ int fnn_plan_train(fnn_train_stats *stats, fnn_optimizer *opt, const fnn_plan *p
     for (ptrdiff_t b = batch_lo; b < batch_hi && !st; b++) {
         ptrdiff_t lo = b * batch, B = n - lo < batch ? n - lo : batch;
         uint64_t step = (uint64_t)opt->step + p->rng_offset;  /* keys this batch's random numbers */
-        gather(&w, p, x, target, labels, order, lo, B);
+        gather(&w, p, x, target, labels, weights, order, lo, B);
         if (p->n_aug > 0) {
             st = fnn_augment_batch(w.xb, p->aug, p->n_aug, B, p->aug_c, p->aug_h, p->aug_w,
                                    p->seed ^ 0x5DEECE66DA3C1F0BULL, step, n_threads);
@@ -205,6 +225,8 @@ int fnn_plan_train(fnn_train_stats *stats, fnn_optimizer *opt, const fnn_plan *p
         if (st) break;
         st = fnn_loss_forward_backward(w.g[p->n_layers - 1], &loss, pred, target ? w.tb : NULL, labels ? w.lb : NULL,
                                        p->loss_kind, p->loss_delta, 1.0f, B, p->out_dim, n_threads);
+        if (!st && weights)
+            st = weigh_loss(w.g[p->n_layers - 1], &loss, p, pred, target ? w.tb : NULL, labels ? w.lb : NULL, w.wb, B);
         if (st) break;
         if (penalised) loss += fnn_plan_penalty(p);
         if (!isfinite(loss)) {
@@ -243,7 +265,8 @@ int fnn_plan_forward(float *out, const fnn_plan *p, const float *x, ptrdiff_t n,
 }
 
 int fnn_plan_evaluate(double *loss_sum, int64_t *correct, const fnn_plan *p, const float *x,
-                      const float *target, const int32_t *labels, ptrdiff_t n, ptrdiff_t batch, int n_threads) {
+                      const float *target, const int32_t *labels, const float *weights, ptrdiff_t n,
+                      ptrdiff_t batch, int n_threads) {
     *loss_sum = 0.0;
     *correct = 0;
     int st = fnn_plan_check(p);
@@ -261,8 +284,11 @@ int fnn_plan_evaluate(double *loss_sum, int64_t *correct, const fnn_plan *p, con
         const int32_t *lab = labels ? labels + lo : NULL;
         st = fnn_forward(&pred, &w, p, x + lo * p->in_dim, B, 0, 0, 0, n_threads);
         if (st) break;
-        st = fnn_loss_forward_backward(NULL, &loss, pred, t, lab, p->loss_kind, p->loss_delta, 1.0f, B,
-                                       p->out_dim, n_threads);
+        if (weights)
+            st = weigh_loss(NULL, &loss, p, pred, t, lab, weights + lo, B);
+        else
+            st = fnn_loss_forward_backward(NULL, &loss, pred, t, lab, p->loss_kind, p->loss_delta, 1.0f, B,
+                                           p->out_dim, n_threads);
         *loss_sum += loss * (double)B;
         *correct += count_correct(pred, t, lab, p->loss_kind, B, p->out_dim);
     }

@@ -108,9 +108,11 @@ void fnn_shuffle(int64_t *order, ptrdiff_t n, uint64_t seed, uint64_t epoch);
    of x (N, in_dim) with targets (N, out_dim) float or labels (N) int32 (one of them, per the loss).
    After each batch's backward: clipping, then the optimizer's update of every range, then max-norm.
    Stops with FNN_ERR_NONFINITE (stats->bad_batch set) when a batch's loss is NaN/Inf, before updating. */
+/* weights (N) (may be NULL): per-sample loss weights; the batch loss becomes sum_i w_i l_i / rows (Keras's
+   convention; l_i the sample's loss under the plan's reduction) and each row's gradient is scaled by w_i. */
 int fnn_plan_train(fnn_train_stats *stats, fnn_optimizer *opt, const fnn_plan *plan, const float *x,
-                   const float *target, const int32_t *labels, const int64_t *order, ptrdiff_t n, ptrdiff_t batch,
-                   ptrdiff_t batch_lo, ptrdiff_t batch_hi, int n_threads);
+                   const float *target, const int32_t *labels, const float *weights, const int64_t *order,
+                   ptrdiff_t n, ptrdiff_t batch, ptrdiff_t batch_lo, ptrdiff_t batch_hi, int n_threads);
 
 /* The L1/L2 penalty of the current parameters (sum over LINEAR layers). */
 double fnn_plan_penalty(const fnn_plan *plan);
@@ -127,7 +129,8 @@ int fnn_plan_forward(float *out, const fnn_plan *plan, const float *x, ptrdiff_t
 /* Evaluation-mode loss and accuracy over (x, target|labels), `batch` rows at a time.  Thread-safe.
    *loss_sum = sum over batches of batch mean loss * rows; *correct as in fnn_train_stats. */
 int fnn_plan_evaluate(double *loss_sum, int64_t *correct, const fnn_plan *plan, const float *x,
-                      const float *target, const int32_t *labels, ptrdiff_t n, ptrdiff_t batch, int n_threads);
+                      const float *target, const int32_t *labels, const float *weights, ptrdiff_t n,
+                      ptrdiff_t batch, int n_threads);
 
 /* grads (n_params) = dLoss/dparams on the N rows of x as one batch (no update); *loss = its mean loss.
    training selects the mode of stochastic layers (RReLU draws from (seed, step)). */

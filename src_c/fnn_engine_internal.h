@@ -10,6 +10,7 @@ typedef struct {
     float *xb;          /* gathered inputs (B, in_dim) */
     float *tb;          /* gathered float targets (B, out_dim) */
     int32_t *lb;        /* gathered labels (B) */
+    float *wb;          /* gathered sample weights (B) */
     float **out;        /* per layer: output (B, out_dim) */
     float **g;          /* per layer (training): gradient of the loss wrt its output (B, out_dim) */
     float **rs;         /* per RReLU layer (training): random slopes (B, out_dim) */

@@ -56,7 +56,7 @@ int fnn_ws_alloc(fnn_workspace *w, const fnn_plan *p, ptrdiff_t max_batch, int t
         if (D->kind == FNN_LAYER_BATCHNORM) floats += round16(2 * D->bn_c);
     }
     if (training) floats += round16(B * wmax) + round16(2 * (ptrdiff_t)L + L) / 4 + 16;
-    if (gather) floats += round16(B * p->in_dim) + round16(B * p->out_dim) + round16(B);
+    if (gather) floats += round16(B * p->in_dim) + round16(B * p->out_dim) + 2 * round16(B);
     const int nt_hint = 64; /* workspace for the largest thread budget a call may use */
     floats += round16(conv_ws_floats(p, B, nt_hint));
     size_t bytes = (size_t)floats * sizeof(float) + 6 * (size_t)(L + 1) * sizeof(void *) + 128;
@@ -105,6 +105,7 @@ int fnn_ws_alloc(fnn_workspace *w, const fnn_plan *p, ptrdiff_t max_batch, int t
         w->xb = f; f += round16(B * p->in_dim);
         w->tb = f; f += round16(B * p->out_dim);
         w->lb = (int32_t *)f; f += round16(B);
+        w->wb = f; f += round16(B);
     }
     w->conv_ws = f;
     return FNN_OK;

@@ -156,14 +156,44 @@ def test_class_weight_gradient_matches_formula(rng):
     np.testing.assert_allclose(u.params, v.params, rtol=1e-5, atol=1e-6)
 
 
-def test_weights_not_faked_for_other_losses(rng):
-    m = fnn.Sequential([fnn.Linear(3, 1)])
-    m.compile("mse", "sgd")
+@pytest.mark.parametrize("loss", ["mse", "mae", "huber", "bce_logits"])
+def test_sample_weights_scale_each_rows_loss_and_gradient(loss, rng):
+    """For every loss: one SGD step (lr 1, one batch) moves W by the weighted formula's gradient and the logged
+    loss is sum_i w_i l_i / N (l_i: the row's own mean loss)."""
+    N, D = 12, 2
+    X = rng.standard_normal((N, 3)).astype(np.float32)
+    t = (rng.uniform(0, 1, (N, D)) if loss == "bce_logits" else rng.standard_normal((N, D))).astype(np.float32)
+    w = rng.uniform(0, 2, N)
+    m = fnn.Sequential([fnn.Linear(3, D, bias=False)], seed=0)
+    m.compile(loss, fnn.optim.SGD(lr=1.0))
+    W0 = m.layers[0].weight.astype(np.float64).copy()
+    p = X.astype(np.float64) @ W0.T
+    r = p - t
+    if loss == "mse":
+        el, g = r ** 2, 2 * r
+    elif loss == "mae":
+        el, g = np.abs(r), np.sign(r)
+    elif loss == "huber":
+        el = np.where(np.abs(r) < 1, 0.5 * r ** 2, np.abs(r) - 0.5)
+        g = np.clip(r, -1, 1)
+    else:
+        el = np.maximum(p, 0) - p * t + np.log1p(np.exp(-np.abs(p)))
+        g = 1 / (1 + np.exp(-p)) - t
+    want_loss = np.sum(w * el.mean(axis=1)) / N
+    grad = (w[:, None] * g / (N * D)).T @ X
+    h = m.fit(X, t, epochs=1, batch_size=N, shuffle=False, verbose=0, sample_weight=w)
+    assert h.history["loss"][0] == pytest.approx(want_loss, rel=1e-5)
+    np.testing.assert_allclose(W0 - m.layers[0].weight, grad, rtol=1e-4, atol=1e-6)
+    assert m.evaluate(X, t, sample_weight=w)["loss"] == pytest.approx(
+        fnn.trainer.evaluate(m, X, t, sample_weight=w)["loss"])
+
+
+def test_bad_weights_raise(rng):
     X = rng.standard_normal((10, 3)).astype(np.float32)
-    with pytest.raises(NotImplementedError, match="per-row loss weights"):
-        m.fit(X, rng.standard_normal(10), sample_weight=np.ones(10), verbose=0)
     with pytest.raises(ValueError, match=">= 0"):
         net(d=3).fit(X, np.zeros(10, int), sample_weight=-np.ones(10), verbose=0)
+    with pytest.raises(ValueError, match="shape"):
+        net(d=3).fit(X, np.zeros(10, int), sample_weight=np.ones(9), verbose=0)
 
 
 def test_metrics_in_logs_and_evaluate(rng):

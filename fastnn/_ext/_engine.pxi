@@ -158,6 +158,16 @@ cdef class Plan:
         self.plan.n_aug = len(ops) if ops else 0
         self.plan.aug_c, self.plan.aug_h, self.plan.aug_w = c, h, w
 
+    cdef int _weights(self, Py_ssize_t n, weights, const float **wp) except -1:
+        cdef const float[::1] wv
+        wp[0] = NULL
+        if weights is not None:
+            wv = weights
+            if wv.shape[0] != n:
+                raise ValueError(f"weights has {wv.shape[0]} entries but X has {n} rows")
+            wp[0] = &wv[0]
+        return 0
+
     cdef int _targets(self, Py_ssize_t n, target, labels, const float **tp, const int32_t **lp) except -1:
         cdef float[:, ::1] t
         cdef int32_t[::1] lab
@@ -179,8 +189,8 @@ cdef class Plan:
 
     def train(self, const float[:, ::1] x, target, labels, order, list groups, const int64_t[:, ::1] ranges,
               state, double[:, ::1] scalars, int64_t step, lr_scale, float clip_norm, float clip_value,
-              Py_ssize_t batch, Py_ssize_t batch_lo, Py_ssize_t batch_hi, int n_threads):
-        """Train on batches [batch_lo, batch_hi) of the epoch.  groups: one optimizer spec dict per group;
+              Py_ssize_t batch, Py_ssize_t batch_lo, Py_ssize_t batch_hi, int n_threads, weights=None):
+        """Train on batches [batch_lo, batch_hi) of the epoch (weights: float32 (N,) per-sample loss weights).  groups: one optimizer spec dict per group;
         ranges (R, 3) int64 (offset, length, group); state float32 (slots, n_params) (may have 0 slots);
         scalars float64 (G, 4); lr_scale: float32 (batch_hi - batch_lo,) multipliers or None.
         Returns (loss_sum, correct, seen, step)."""
@@ -196,9 +206,11 @@ cdef class Plan:
         cdef int st
         cdef fnn_optim_desc *descs = NULL
         cdef fnn_param_range *rng = NULL
+        cdef const float *wp
         if x.shape[1] != self.in_dim:
             raise ValueError(f"X has {x.shape[1]} features, the network expects {self.in_dim}")
         self._targets(n, target, labels, &tp, &lp)
+        self._weights(n, weights, &wp)
         if order is not None:
             ordv = order
             if ordv.shape[0] != n:
@@ -239,7 +251,7 @@ cdef class Plan:
             opt.clip_norm = clip_norm
             opt.clip_value = clip_value
             with nogil:
-                st = fnn_plan_train(&stats, &opt, &self.plan, &x[0, 0], tp, lp, op, n, batch, batch_lo,
+                st = fnn_plan_train(&stats, &opt, &self.plan, &x[0, 0], tp, lp, wp, op, n, batch, batch_lo,
                                     batch_hi, n_threads)
         finally:
             free(descs)
@@ -277,8 +289,8 @@ cdef class Plan:
         check_status(st, "forward")
         return out
 
-    def evaluate(self, const float[:, ::1] x, target, labels, Py_ssize_t batch, int n_threads):
-        """Evaluation-mode (loss_sum, correct) over all rows."""
+    def evaluate(self, const float[:, ::1] x, target, labels, Py_ssize_t batch, int n_threads, weights=None):
+        """Evaluation-mode (loss_sum, correct) over all rows (loss weighted by weights when given)."""
         cdef double loss_sum = 0.0
         cdef int64_t correct = 0
         cdef const float *tp
@@ -287,9 +299,11 @@ cdef class Plan:
         cdef int st
         if x.shape[1] != self.in_dim:
             raise ValueError(f"X has {x.shape[1]} features, the network expects {self.in_dim}")
+        cdef const float *wp
         self._targets(n, target, labels, &tp, &lp)
+        self._weights(n, weights, &wp)
         with nogil:
-            st = fnn_plan_evaluate(&loss_sum, &correct, &self.plan, &x[0, 0], tp, lp, n, batch, n_threads)
+            st = fnn_plan_evaluate(&loss_sum, &correct, &self.plan, &x[0, 0], tp, lp, wp, n, batch, n_threads)
         check_status(st, "evaluate")
         return loss_sum, correct
 

@@ -88,14 +88,14 @@ cdef extern from "fnn_engine.h" nogil:
     int fnn_plan_check(const fnn_plan *plan)
     void fnn_shuffle(int64_t *order, Py_ssize_t n, uint64_t seed, uint64_t epoch)
     int fnn_plan_train(fnn_train_stats *stats, fnn_optimizer *opt, const fnn_plan *plan, const float *x,
-                       const float *target, const int32_t *labels, const int64_t *order, Py_ssize_t n,
-                       Py_ssize_t batch, Py_ssize_t batch_lo, Py_ssize_t batch_hi, int n_threads)
+                       const float *target, const int32_t *labels, const float *weights, const int64_t *order,
+                       Py_ssize_t n, Py_ssize_t batch, Py_ssize_t batch_lo, Py_ssize_t batch_hi, int n_threads)
     double fnn_plan_penalty(const fnn_plan *plan)
     double fnn_global_norm(const float *g, Py_ssize_t n, int n_threads)
     int fnn_plan_forward(float *out, const fnn_plan *plan, const float *x, Py_ssize_t n, Py_ssize_t batch,
                          int training, int64_t step, int n_threads)
     int fnn_plan_evaluate(double *loss_sum, int64_t *correct, const fnn_plan *plan, const float *x,
-                          const float *target, const int32_t *labels, Py_ssize_t n, Py_ssize_t batch,
-                          int n_threads)
+                          const float *target, const int32_t *labels, const float *weights, Py_ssize_t n,
+                          Py_ssize_t batch, int n_threads)
     int fnn_plan_loss_grad(double *loss, const fnn_plan *plan, const float *x, const float *target,
                            const int32_t *labels, Py_ssize_t n, int training, int64_t step, int n_threads)
