@@ -24,7 +24,10 @@
 #endif
 
 /* Tuning (measured on the 2-core development machine, see bench/RESULTS.md). */
-#define GEMM_PAR_MIN_FLOPS 1.0e6   /* per thread: a team has at most flops / this threads (a 2-MFLOP call gets 2) */
+#ifndef GEMM_PAR_FLOPS
+#define GEMM_PAR_FLOPS 4.0e6       /* per extra thread: a team has at most 1 + flops / this threads (fork/join
+                                      + one barrier per block; was 1 MFLOP per thread, 2 threads from 2 MFLOP) */
+#endif
 #define GEMM_B_DIRECT_MAX_M 16     /* M <= this and B row-major: read B in place instead of packing it */
 #define GEMM_A_DIRECT_MAX_N 64     /* N <= this: read A in place instead of packing it */
 
@@ -251,11 +254,11 @@ int fnn_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, f
     ptrdiff_t n_ir = (m + MR - 1) / MR, n_jr = (ncap + NR - 1) / NR;
     int nt = 1;
 #ifdef _OPENMP
-    /* at least GEMM_PAR_MIN_FLOPS per thread, at most one thread per register tile */
+    /* at least GEMM_PAR_FLOPS per extra thread, at most one thread per register tile */
     double flops = 2.0 * (double)m * (double)n * (double)k;
-    if (n_threads > 1 && flops >= 2.0 * GEMM_PAR_MIN_FLOPS) {
+    if (n_threads > 1 && flops >= GEMM_PAR_FLOPS) {
         nt = n_threads;
-        if ((double)nt > flops / GEMM_PAR_MIN_FLOPS) nt = (int)(flops / GEMM_PAR_MIN_FLOPS);
+        if ((double)nt > 1.0 + flops / GEMM_PAR_FLOPS) nt = (int)(1.0 + flops / GEMM_PAR_FLOPS);
         if ((double)nt > (double)n_ir * (double)n_jr) nt = (int)(n_ir * n_jr);
     }
 #else

@@ -33,7 +33,9 @@
 #define GEMM_DOT_MIN_K 256               /* below this K (and M >= 4, N >= 4) b^T is transposed for the rows path */
 #endif
 #define GEMM_SMALL_MAX_KN (256 * 1024)   /* K * N floats (1 MiB) */
-#define GEMM_SMALL_PAR_MIN_FLOPS 2.0e6   /* same threshold as the packed driver (2 threads from here) */
+#ifndef GEMM_SMALL_PAR_FLOPS
+#define GEMM_SMALL_PAR_FLOPS 6.0e6       /* per extra thread: a call gets at most 1 + flops / this threads */
+#endif
 
 static inline __mmask16 tail_mask(ptrdiff_t r) { return fnn_tail_mask16(r); }
 
@@ -214,10 +216,11 @@ static void rows_tiles(const small_ctx *x, ptrdiff_t lo, ptrdiff_t hi) {
 
 /* ---- B^T -> B: 16 x 16 in-register transposes (for the rows path when the dot path's reductions cost too much) */
 
-// dst (K, ldt) = b (N, K)^T, ldt = N rounded up to 16 (columns N..ldt-1 zero)
+// dst (K, ldt) columns [16 jlo, 16 jhi) = b (N, K)^T, ldt = N rounded up to 16 (columns N..ldt-1 zero); the
+// 16-column blocks [jlo, jhi) only, so a team can split the transpose by fixed column ranges
 static FNN_TARGET_AVX512 void transpose_b(float *FNN_RESTRICT dst, ptrdiff_t ldt, const float *FNN_RESTRICT b,
-                                          ptrdiff_t ldb, ptrdiff_t n, ptrdiff_t k) {
-    for (ptrdiff_t j0 = 0; j0 < n; j0 += 16) {
+                                          ptrdiff_t ldb, ptrdiff_t n, ptrdiff_t k, ptrdiff_t jlo, ptrdiff_t jhi) {
+    for (ptrdiff_t j0 = 16 * jlo; j0 < n && j0 < 16 * jhi; j0 += 16) {
         int nj = (int)(n - j0 < 16 ? n - j0 : 16);
         for (ptrdiff_t p0 = 0; p0 < k; p0 += 16) {
             int kp = (int)(k - p0 < 16 ? k - p0 : 16);
@@ -252,19 +255,19 @@ int fnn_gemm_small_avx512(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, pt
                           ptrdiff_t ldc, int n_threads) {
     small_ctx x = {m, n, k, lda, ldb, ldc, a, b, c, alpha, beta, 0, 0, 0, 0, 0};
     int dot;
+    float *bt = NULL;                 /* b^T transposed into the caller's scratch (K x ldt), inside the team */
+    const float *bsrc = b;
+    ptrdiff_t ldbsrc = ldb, ldt = 0;
     if (k * n > GEMM_SMALL_MAX_KN) return 0;
     if (trans_b && !trans_a && m <= GEMM_ROWS_MAX_M && m >= 4 && n >= 4 &&
         !(k >= GEMM_DOT_MIN_K && m <= GEMM_DOT_MAX_M)) {
         /* short K (or large M): transpose b once, then the rows path (no reduction per output) */
-        ptrdiff_t ldt = (n + 15) / 16 * 16;
-        float *bt = bt_scratch((size_t)(k * ldt));
+        ldt = (n + 15) / 16 * 16;
+        bt = bt_scratch((size_t)(k * ldt));
         if (!bt) return 0;
-        transpose_b(bt, ldt, b, ldb, n, k);
-        b = bt;
-        ldb = ldt;
         trans_b = 0;
-        x.b = b;
-        x.ldb = ldb;
+        x.b = bt;
+        x.ldb = ldt;
     }
     if (trans_b && !trans_a && (m <= GEMM_DOT_MAX_M || n < 4)) {
         dot = 1;
@@ -281,18 +284,23 @@ int fnn_gemm_small_avx512(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, pt
     } else {
         return 0;
     }
-    ptrdiff_t tiles = x.ti * x.tj;
+    ptrdiff_t tiles = x.ti * x.tj, tblk = bt ? ldt / 16 : 0;
     int nt = 1;
 #ifdef _OPENMP
+    /* Cost model: a team costs a fork/join plus (transposed b) one barrier, and the threads share no cache
+       for B or C, so each extra thread must bring GEMM_SMALL_PAR_FLOPS of work (the transpose counts as
+       work: it is split over the team too). */
     double flops = 2.0 * (double)m * (double)n * (double)k;
-    if (n_threads > 1 && flops >= GEMM_SMALL_PAR_MIN_FLOPS) {  /* then at least half of it per thread */
+    if (n_threads > 1 && flops >= GEMM_SMALL_PAR_FLOPS) {
+        double cap = 1.0 + flops / GEMM_SMALL_PAR_FLOPS;
         nt = tiles < n_threads ? (int)tiles : n_threads;
-        if ((double)nt > 2.0 * flops / GEMM_SMALL_PAR_MIN_FLOPS) nt = (int)(2.0 * flops / GEMM_SMALL_PAR_MIN_FLOPS);
+        if ((double)nt > cap) nt = (int)cap;
     }
 #else
     (void)n_threads;
 #endif
     if (nt <= 1) {
+        if (bt) transpose_b(bt, ldt, bsrc, ldbsrc, n, k, 0, tblk);
         if (dot) dot_tiles(&x, 0, tiles);
         else rows_tiles(&x, 0, tiles);
         return 1;
@@ -301,6 +309,10 @@ int fnn_gemm_small_avx512(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, pt
 #pragma omp parallel num_threads(nt)
     {
         ptrdiff_t tid = omp_get_thread_num(), team = omp_get_num_threads();
+        if (bt) {  /* fixed column ranges of the transpose, then every thread may read all of it */
+            transpose_b(bt, ldt, bsrc, ldbsrc, n, k, tblk * tid / team, tblk * (tid + 1) / team);
+#pragma omp barrier
+        }
         ptrdiff_t lo = tiles * tid / team, hi = tiles * (tid + 1) / team;
         if (dot) dot_tiles(&x, lo, hi);
         else rows_tiles(&x, lo, hi);
