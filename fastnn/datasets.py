@@ -16,7 +16,6 @@ import gzip
 import io
 import os
 import struct
-import tempfile
 import zlib
 
 import numpy as np
@@ -108,33 +107,10 @@ def read_idx(path):
 
 
 def _atomic_write(path, write):
-    """Write via ``write(fileobj)`` into a temp file in the target's folder, flush, fsync, rename over path."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    try:  # make the rename itself durable (POSIX); best effort
-        dfd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
+    """Atomic write (temp file, flush, fsync, rename): the one in fastnn.io."""
+    from .io import atomic_write
+
+    atomic_write(path, write)
 
 
 def write_idx(path, array, compress=None):
