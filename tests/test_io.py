@@ -241,7 +241,9 @@ def test_checkpoint_survives_sigkill(tmp_path):
     script = tmp_path / "train.py"
     script.write_text(KILL_SCRIPT)
     path = tmp_path / "ck.npz"
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.getcwd()] + sys.path))
+    # the fastnn this process imported (installed package or in-place build) first, never a bare source tree
+    where = os.path.dirname(os.path.dirname(os.path.abspath(fnn.__file__)))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([where] + sys.path))
     rng = np.random.default_rng(0)
     import hashlib
     for trial in range(4):
