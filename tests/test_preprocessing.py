@@ -482,3 +482,22 @@ def test_integer_input_converted():
     Y = pp.Standardize().fit_transform(X)
     assert Y.dtype == np.float32
     np.testing.assert_allclose(Y.std(0), 1, atol=1e-6)
+
+
+def test_standardize_compiled_path_matches_the_float64_path():
+    """float32 C-contiguous input takes the one-pass C kernels; float64 input the blocked numpy path."""
+    rng = np.random.default_rng(3)
+    X = (rng.standard_normal((3001, 97)) * 40 + 1000).astype(np.float32)   # large offset: needs the shift
+    fast = pp.Standardize().fit(X)
+    slow = pp.Standardize().fit(X.astype(np.float64))
+    np.testing.assert_allclose(fast.mean_, slow.mean_, rtol=1e-12)
+    np.testing.assert_allclose(fast.scale_, slow.scale_, rtol=1e-9)
+    np.testing.assert_allclose(fast.transform(X), slow.transform(X.astype(np.float64)), rtol=1e-5, atol=1e-5)
+    Y = fast.transform(X).astype(np.float64)
+    np.testing.assert_allclose(Y.mean(0), 0, atol=1e-4)
+    np.testing.assert_allclose(Y.std(0), 1, atol=1e-4)
+    X[1234, 5] = np.nan
+    with pytest.raises(ValueError, match="row 1234, column 5"):
+        pp.Standardize().fit(X)
+    with pytest.raises(ValueError, match="row 1234, column 5"):
+        fast.transform(X)

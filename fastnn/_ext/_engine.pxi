@@ -324,7 +324,7 @@ cdef class Plan:
         return loss
 
 
-from fnn_util cimport fnn_first_nonfinite
+from fnn_util cimport fnn_first_nonfinite, fnn_col_moments, fnn_affine_cols
 
 
 def first_nonfinite(x, int n_threads=1):
@@ -334,3 +334,39 @@ def first_nonfinite(x, int n_threads=1):
     with nogil:
         r = fnn_first_nonfinite(&v[0] if v.shape[0] else NULL, v.shape[0], n_threads)
     return r
+
+
+def col_moments(const float[:, ::1] x, int n_threads=1):
+    """(mean, population variance) per column of x (N, D) in float64, one pass; raises on NaN/Inf."""
+    cdef Py_ssize_t n = x.shape[0], d = x.shape[1]
+    mean = _np.zeros(d, dtype=_np.float64)
+    var = _np.zeros(d, dtype=_np.float64)
+    cdef double[::1] mv = mean
+    cdef double[::1] vv = var
+    cdef int bad = 0
+    if n and d:
+        with nogil:
+            bad = fnn_col_moments(&mv[0], &vv[0], &x[0, 0], n, d, n_threads)
+    if bad < 0:
+        raise MemoryError("col_moments: out of memory")
+    if bad:
+        i = first_nonfinite(_np.asarray(x), n_threads)
+        raise ValueError(f"X contains NaN or Inf (first at row {i // d}, column {i % d})")
+    return mean, var
+
+
+def affine_cols(const float[:, ::1] x, const float[::1] sub, const float[::1] mul, int n_threads=1):
+    """float32 (x - sub) * mul per column, one pass; raises on NaN/Inf in x."""
+    cdef Py_ssize_t n = x.shape[0], d = x.shape[1]
+    if sub.shape[0] != d or mul.shape[0] != d:
+        raise ValueError(f"affine_cols: x has {d} columns but sub/mul have {sub.shape[0]}/{mul.shape[0]}")
+    out = _np.empty((n, d), dtype=_np.float32)
+    cdef float[:, ::1] ov = out
+    cdef int bad = 0
+    if n and d:
+        with nogil:
+            bad = fnn_affine_cols(&ov[0, 0], &x[0, 0], &sub[0], &mul[0], n, d, n_threads)
+    if bad:
+        i = first_nonfinite(_np.asarray(x), n_threads)
+        raise ValueError(f"X contains NaN or Inf (first at row {i // d}, column {i % d})")
+    return out
