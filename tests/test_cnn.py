@@ -1,4 +1,6 @@
 """Convolutional networks through the compiled plan: gradients, PyTorch agreement, threads, real data."""
+import os
+
 import numpy as np
 import pytest
 
@@ -146,9 +148,9 @@ def test_bad_conv_geometry_is_a_clear_error():
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not __import__("os").environ.get("CI") and not __import__("os").path.isdir(
-    "/usr/share/datasets/fashion-mnist") and not __import__("os").environ.get("FASTNN_DATA"),
-    reason="Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
+@pytest.mark.skipif(not os.environ.get("CI") and not os.path.isdir("/usr/share/datasets/fashion-mnist")
+                    and not os.environ.get("FASTNN_DATA"),
+                    reason="Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
 def test_fashion_mnist_two_conv_network_shortened_schedule():
     """Issue #7's reference network (conv 32 5x5 same, pool, conv 64 5x5 same, pool, FC) on Fashion-MNIST.
     CI runs 2 epochs of Adam (measured 89.6%); the full-length result belongs in bench/RESULTS.md."""
