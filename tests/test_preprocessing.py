@@ -19,7 +19,7 @@ def _data(n=400, d=6, seed=0, shift=3.0):
 @pytest.fixture(params=[4096, 7], ids=["one-block", "many-blocks"])
 def blocks(request, monkeypatch):
     """Run a test with the default block size and with tiny blocks (exercises the blocked accumulation)."""
-    monkeypatch.setattr(pp, "_BLOCK_ROWS", request.param)
+    monkeypatch.setattr(pp._base, "_BLOCK_ROWS", request.param)
     return request.param
 
 
