@@ -165,10 +165,8 @@ static loss_chunk_fn pick(int ce) {
     return ce ? ce_generic : elem_generic;
 }
 
-// loss = mean L(pred (N,D), target (N,D) | labels (N)); grad (N,D) = grad_scale * dloss/dpred
-int fnn_loss_forward_backward(float *grad, double *loss, const float *pred, const float *target,
-                              const int32_t *labels, int kind, float delta, float grad_scale, ptrdiff_t n,
-                              ptrdiff_t d, int n_threads) {
+int fnn_loss_check(const double *loss, const float *pred, const float *target, const int32_t *labels, int kind,
+                   float delta, ptrdiff_t n, ptrdiff_t d) {
     if (!loss || !pred || n <= 0 || d <= 0 || kind < 0 || kind >= FNN_LOSS_COUNT) return FNN_ERR_ARG;
     if (kind == FNN_LOSS_CE_LOGITS) {
         if (!labels && !target) return FNN_ERR_ARG;
@@ -179,6 +177,15 @@ int fnn_loss_forward_backward(float *grad, double *loss, const float *pred, cons
         return FNN_ERR_ARG;
     }
     if (kind == FNN_LOSS_HUBER && !(delta > 0.0f)) return FNN_ERR_ARG;
+    return FNN_OK;
+}
+
+// loss = mean L(pred (N,D), target (N,D) | labels (N)); grad (N,D) = grad_scale * dloss/dpred
+int fnn_loss_forward_backward(float *grad, double *loss, const float *pred, const float *target,
+                              const int32_t *labels, int kind, float delta, float grad_scale, ptrdiff_t n,
+                              ptrdiff_t d, int n_threads) {
+    int st = fnn_loss_check(loss, pred, target, labels, kind, delta, n, d);
+    if (st) return st;
     loss_ctx c = {grad, NULL, pred, target, kind == FNN_LOSS_CE_LOGITS ? labels : NULL, kind, delta, 0.0f, n, d, 1};
     ptrdiff_t nch;
     double count, cost;

@@ -27,6 +27,11 @@ int fnn_loss_forward_backward(float *grad, double *loss, const float *pred, cons
                               const int32_t *labels, int kind, float delta, float grad_scale, ptrdiff_t n,
                               ptrdiff_t d, int n_threads);
 
+/* The argument checks both twins share: FNN_OK, or FNN_ERR_ARG (bad kind or size, label out of range, missing
+   target, Huber delta <= 0). */
+int fnn_loss_check(const double *loss, const float *pred, const float *target, const int32_t *labels, int kind,
+                   float delta, ptrdiff_t n, ptrdiff_t d);
+
 /* Plain twin for the tests. */
 int fnn_loss_forward_backward_naive(float *grad, double *loss, const float *pred, const float *target,
                                     const int32_t *labels, int kind, float delta, float grad_scale,

@@ -7,16 +7,8 @@
 int fnn_loss_forward_backward_naive(float *grad, double *loss, const float *pred, const float *target,
                                     const int32_t *labels, int kind, float delta, float grad_scale,
                                     ptrdiff_t n, ptrdiff_t d) {
-    if (!loss || !pred || n <= 0 || d <= 0 || kind < 0 || kind >= FNN_LOSS_COUNT) return FNN_ERR_ARG;
-    if (kind == FNN_LOSS_CE_LOGITS) {
-        if (!labels && !target) return FNN_ERR_ARG;
-        if (labels)
-            for (ptrdiff_t r = 0; r < n; r++)
-                if (labels[r] < 0 || labels[r] >= d) return FNN_ERR_ARG;
-    } else if (!target) {
-        return FNN_ERR_ARG;
-    }
-    if (kind == FNN_LOSS_HUBER && !(delta > 0.0f)) return FNN_ERR_ARG;
+    int st = fnn_loss_check(loss, pred, target, labels, kind, delta, n, d);
+    if (st) return st;
     double total = 0.0;
     if (kind == FNN_LOSS_CE_LOGITS) {
         const double gs = (double)grad_scale / (double)n;
