@@ -4,7 +4,7 @@ Inside a model they compile into the same C plan as dense layers (images travel 
 kernels are ours (im2col + our SGEMM, direct loops for depthwise convolutions, OpenMP over the batch)."""
 import numpy as np
 
-from .layers import Layer, _check_float
+from .layers import Layer, _check_dim, _check_float, _init_weight_and_bias, _non_default
 
 __all__ = ["Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "GlobalAvgPool2d", "BatchNorm1d",
            "BatchNorm2d"]
@@ -45,12 +45,12 @@ class Conv2d(Layer):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
                  bias=True, init=None, l1=0.0, l2=0.0, max_norm=None):
         super().__init__()
-        self.in_channels = _pos("in_channels", in_channels)
-        self.out_channels = _pos("out_channels", out_channels)
+        self.in_channels = _check_dim("in_channels", in_channels)
+        self.out_channels = _check_dim("out_channels", out_channels)
         self.kernel_size = _pair("kernel_size", kernel_size, 1)
         self.stride = _pair("stride", stride, 1)
         self.dilation = _pair("dilation", dilation, 1)
-        self.groups = _pos("groups", groups)
+        self.groups = _check_dim("groups", groups)
         if self.in_channels % self.groups or self.out_channels % self.groups:
             raise ValueError(f"Conv2d: groups={self.groups} must divide in_channels={self.in_channels} and "
                              f"out_channels={self.out_channels}")
@@ -91,21 +91,7 @@ class Conv2d(Layer):
         return self.out_shape
 
     def reset_parameters(self, rng):
-        from . import init as _init
-
-        shape = self._params["weight"]
-        if self.init is None:
-            self.weight[...] = _init.pytorch_linear_default(shape, rng)
-            if self.use_bias:
-                self.bias[...] = _init.pytorch_bias_default(shape, rng)
-            return
-        if self.init == "auto":
-            name, options = _init.default_for_activation(self._act_hint or "identity")
-        else:
-            name, options = self.init, {}
-        self.weight[...] = _init.initialize(name, shape, rng, **options)
-        if self.use_bias:
-            self.bias[...] = 0.0
+        _init_weight_and_bias(self, self._act_hint, rng)
 
     def flops(self, batch=1):
         oc, oh, ow = self.out_shape
@@ -143,16 +129,7 @@ class Conv2d(Layer):
              "dilation": list(self.dilation), "groups": self.groups, "bias": self.use_bias}
         if self.init is not None:
             c["init"] = self.init
-        for k, default in (("l1", 0.0), ("l2", 0.0), ("max_norm", None)):
-            if getattr(self, k) != default:
-                c[k] = getattr(self, k)
-        return c
-
-
-def _pos(name, v):
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-        raise ValueError(f"{name} must be a positive int, got {v!r}")
-    return int(v)
+        return _non_default(self, c, ("l1", 0.0), ("l2", 0.0), ("max_norm", None))
 
 
 class _Pool2d(Layer):
@@ -247,7 +224,7 @@ class GlobalAvgPool2d(AdaptiveAvgPool2d):
 class _BatchNorm(Layer):
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True):
         super().__init__()
-        self.num_features = _pos("num_features", num_features)
+        self.num_features = _check_dim("num_features", num_features)
         self.eps = _check_float("eps", eps, 0.0, strict=True)
         self.momentum = _check_float("momentum", momentum, 0.0)
         if self.momentum > 1:

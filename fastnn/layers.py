@@ -87,6 +87,34 @@ class Layer:
         return f"{type(self).__name__}({args})"
 
 
+def _init_weight_and_bias(layer, act_name, rng):
+    """A weighted layer's initialisation: PyTorch's default (weight and bias ~ U(+-1/sqrt(fan_in))) when
+    ``layer.init`` is None; else ``layer.init`` by name ("auto": the one suited to ``act_name``) and zero bias."""
+    from . import init as _init
+
+    shape = layer._params["weight"]
+    if layer.init is None:
+        layer.weight[...] = _init.pytorch_linear_default(shape, rng)
+        if layer.use_bias:
+            layer.bias[...] = _init.pytorch_bias_default(shape, rng)
+        return
+    if layer.init == "auto":
+        name, options = _init.default_for_activation(act_name or "identity")
+    else:
+        name, options = layer.init, {}
+    layer.weight[...] = _init.initialize(name, shape, rng, **options)
+    if layer.use_bias:
+        layer.bias[...] = 0.0
+
+
+def _non_default(layer, config, *defaults):
+    """``config`` plus every (attribute, default) of ``defaults`` whose value differs from the default."""
+    for k, default in defaults:
+        if getattr(layer, k) != default:
+            config[k] = getattr(layer, k)
+    return config
+
+
 def _check_float(name, v, lower, upper=None, strict=False):
     try:
         v = float(v)
@@ -158,23 +186,8 @@ class Linear(Layer):
                                                                    else 0)
 
     def reset_parameters(self, rng):
-        from . import init as _init
-
-        shape = (self.out_features, self.in_features)
-        if self.init is None:
-            self.weight[...] = _init.pytorch_linear_default(shape, rng)
-            if self.use_bias:
-                self.bias[...] = _init.pytorch_bias_default(shape, rng)
-            return
-        if self.init == "auto":
-            act = self.activation if self.activation is not None else self._act_hint
-            act_name = act if isinstance(act, str) else getattr(act, "name", None)
-            name, options = _init.default_for_activation(act_name or "identity")
-        else:
-            name, options = self.init, {}
-        self.weight[...] = _init.initialize(name, shape, rng, **options)
-        if self.use_bias:
-            self.bias[...] = 0.0
+        act = self.activation if self.activation is not None else self._act_hint
+        _init_weight_and_bias(self, act if isinstance(act, str) else getattr(act, "name", None), rng)
 
     def plan_spec(self, offsets):
         return [{"kind": "linear", "in_dim": self.in_features, "out_dim": self.out_features,
@@ -207,10 +220,7 @@ class Linear(Layer):
         c = {"in_features": self.in_features, "out_features": self.out_features, "bias": self.use_bias}
         if self.init is not None:
             c["init"] = self.init
-        for k, default in (("l1", 0.0), ("l2", 0.0), ("max_norm", None), ("drop_connect", 0.0)):
-            if getattr(self, k) != default:
-                c[k] = getattr(self, k)
-        return c
+        return _non_default(self, c, ("l1", 0.0), ("l2", 0.0), ("max_norm", None), ("drop_connect", 0.0))
 
 
 Dense = Linear
