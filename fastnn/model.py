@@ -66,7 +66,7 @@ class Sequential:
         if len(set(map(id, nodes))) != len(nodes):
             raise ValueError("the same layer object appears twice in the model; create one per position")
         for i, (layer, nxt) in enumerate(zip(nodes, nodes[1:])):
-            if isinstance(layer, Linear) and isinstance(nxt, _acts.Activation) and graph[i + 1][0] == i:
+            if hasattr(layer, "_act_hint") and isinstance(nxt, _acts.Activation) and graph[i + 1][0] == i:
                 layer._act_hint = nxt.name
         first = nodes[0]
         if input_shape is None:
