@@ -206,9 +206,8 @@ class PiecewiseConstant(Schedule):
         return np.asarray(self.values, dtype=np.float64)[i]
 
 
-class ExponentialDecay(Schedule):
-    """Keras ExponentialDecay: ``decay_rate ** (t / decay_steps)``, with ``floor(t / decay_steps)`` when
-    ``staircase``."""
+class _KerasDecay(Schedule):
+    """Keras's decay schedules: progress ``p = t / decay_steps``, floored when ``staircase``."""
 
     def __init__(self, decay_rate, decay_steps, staircase=False, per_batch=False):
         super().__init__(per_batch)
@@ -216,9 +215,17 @@ class ExponentialDecay(Schedule):
         self.decay_steps = _pos_int("decay_steps", decay_steps)
         self.staircase = bool(staircase)
 
-    def factor(self, t):
+    def _progress(self, t):
         p = np.asarray(t, dtype=np.float64) / self.decay_steps
-        return self.decay_rate ** (np.floor(p) if self.staircase else p)
+        return np.floor(p) if self.staircase else p
+
+
+class ExponentialDecay(_KerasDecay):
+    """Keras ExponentialDecay: ``decay_rate ** (t / decay_steps)``, with ``floor(t / decay_steps)`` when
+    ``staircase``."""
+
+    def factor(self, t):
+        return self.decay_rate ** self._progress(t)
 
 
 class ExponentialLR(Schedule):
@@ -232,19 +239,12 @@ class ExponentialLR(Schedule):
         return self.gamma ** np.asarray(t, dtype=np.float64)
 
 
-class InverseTimeDecay(Schedule):
+class InverseTimeDecay(_KerasDecay):
     """Keras InverseTimeDecay: ``1 / (1 + decay_rate * t / decay_steps)``, ``floor(t / decay_steps)`` when
     ``staircase``."""
 
-    def __init__(self, decay_rate, decay_steps, staircase=False, per_batch=False):
-        super().__init__(per_batch)
-        self.decay_rate = _num("decay_rate", decay_rate, lo=0)
-        self.decay_steps = _pos_int("decay_steps", decay_steps)
-        self.staircase = bool(staircase)
-
     def factor(self, t):
-        p = np.asarray(t, dtype=np.float64) / self.decay_steps
-        return 1.0 / (1.0 + self.decay_rate * (np.floor(p) if self.staircase else p))
+        return 1.0 / (1.0 + self.decay_rate * self._progress(t))
 
 
 class PolynomialDecay(Schedule):
