@@ -225,8 +225,10 @@ class Sequential:
             self.rng_offset += self.optimizer.step_count
         self.optimizer = new
         self.optimizer.bind(self.params, default_params=self.parameters())
-        self.clip_norm = _optional_positive("clip_norm", clip_norm)
-        self.clip_value = _optional_positive("clip_value", clip_value)
+        # 0 means off in the C loop
+        self.clip_norm = 0.0 if clip_norm is None else _layers._check_float("clip_norm", clip_norm, 0.0, strict=True)
+        self.clip_value = 0.0 if clip_value is None else _layers._check_float("clip_value", clip_value, 0.0,
+                                                                                strict=True)
         self._plan = _core.Plan(self._plan_specs(), self.in_dim, self.params, self.grads, self.loss.name,
                                 self.loss.delta, self.seed)
         self._plan.rng_offset = self._rng_offset
@@ -424,12 +426,3 @@ def _bytes(n):
         if n < 1024 or unit == "GiB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
-
-
-def _optional_positive(name, v):
-    if v is None:
-        return 0.0
-    v = float(v)
-    if not np.isfinite(v) or v <= 0:
-        raise ValueError(f"{name} must be None or a finite number > 0, got {v!r}")
-    return v
