@@ -13,9 +13,10 @@ ptrdiff_t fnn_first_nonfinite(const float *x, ptrdiff_t n, int n_threads);
    else 0. */
 int fnn_col_moments(double *mean, double *var, const float *x, ptrdiff_t n, ptrdiff_t d, int n_threads);
 
-/* out (N, D) = (x (N, D) - sub (D)) * mul (D), one pass, threads over rows (out may alias x).
-   Returns 1 when x holds a NaN/Inf, else 0. */
-int fnn_affine_cols(float *out, const float *x, const float *sub, const float *mul, ptrdiff_t n, ptrdiff_t d,
-                    int n_threads);
+/* out (N, D) = ((x (N, D) - sub (D)) - sub_lo (D)) * mul (D), one pass, threads over rows (out may alias x);
+   sub + sub_lo is a shift held to twice float precision (the low part may be all zeros).  Returns 1 when x
+   holds a NaN/Inf, else 0. */
+int fnn_affine_cols(float *out, const float *x, const float *sub, const float *sub_lo, const float *mul,
+                    ptrdiff_t n, ptrdiff_t d, int n_threads);
 
 #endif

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+import fastnn as fnn
 from fastnn import preprocessing as pp
 
 
@@ -501,3 +502,113 @@ def test_standardize_compiled_path_matches_the_float64_path():
         pp.Standardize().fit(X)
     with pytest.raises(ValueError, match="row 1234, column 5"):
         fast.transform(X)
+
+
+# -- the compiled Standardize kernels, on every SIMD path ----------------------------------------------------
+
+
+@pytest.fixture(params=["generic", "avx2", "avx512"])
+def isa(request):
+    from conftest import available_isas
+
+    if request.param not in available_isas():
+        pytest.skip(f"CPU lacks {request.param}")
+    old = fnn.get_isa()
+    fnn.set_isa(request.param)
+    yield request.param
+    fnn.set_isa(old)
+
+
+@pytest.mark.parametrize("n, d", [(1, 1), (3, 15), (17, 16), (40, 33), (129, 97), (300, 64)])
+def test_col_moments_every_isa_vs_float64(isa, n, d):
+    from fastnn._ext import _core
+
+    rng = np.random.default_rng(n * 1000 + d)
+    X = (rng.standard_normal((n, d)) * rng.uniform(0.01, 50, d) + rng.uniform(-1e3, 1e3, d)).astype(np.float32)
+    mean, var = _core.col_moments(X, 1)
+    ref = X.astype(np.float64)
+    np.testing.assert_allclose(mean, ref.mean(0), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(var, ref.var(0), rtol=1e-9, atol=1e-9)
+    m2, v2 = _core.col_moments(X, 2)   # column blocks over threads: the same bits
+    np.testing.assert_array_equal(m2, mean)
+    np.testing.assert_array_equal(v2, var)
+
+
+@pytest.mark.parametrize("where", ["first", "middle", "last"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_col_moments_and_affine_find_nonfinite_every_isa(isa, where, bad):
+    from fastnn._ext import _core
+
+    n, d = 50, 37   # 37 columns: vector body and tail
+    X = np.random.default_rng(0).random((n, d), dtype=np.float32)
+    i, j = {"first": (0, 0), "middle": (20, 17), "last": (n - 1, d - 1)}[where]
+    X[i, j] = bad
+    with pytest.raises(ValueError, match=f"row {i}, column {j}"):
+        _core.col_moments(X, 1)
+    z = np.zeros(d, np.float32)
+    with pytest.raises(ValueError, match=f"row {i}, column {j}"):
+        _core.affine_cols(X, z, z, np.ones(d, np.float32), 1)
+    assert _core.first_nonfinite(X, 1) == i * d + j
+    assert _core.first_nonfinite(X[:i].copy(), 1) == -1
+
+
+@pytest.mark.parametrize("d", [100, 784])
+def test_standardize_transform_large_every_isa_streaming(isa, threads, d):
+    """Outputs of >= 8 MB take the streaming-store path on AVX-512, with a head up to the next 64-byte line
+    (the offset of out varies) and a masked tail per row: every element must match the float64 formula."""
+    rng = np.random.default_rng(d)
+    n = (9 << 20) // (4 * d) + 3
+    X = (rng.standard_normal((n, d)) * 3 + 100).astype(np.float32)
+    t = pp.Standardize().fit(X)
+    ref = (X.astype(np.float64) - t.mean_) / t.scale_
+    for nt in (1, 2):
+        threads(nt)
+        for off in (0, 1, 5):   # out starting 0, 4 and 20 bytes past a 64-byte line
+            buf = np.empty(n * d + 16 + off, np.float32)
+            start = (-(buf.ctypes.data // 4) % 16) + off
+            out = buf[start:start + n * d].reshape(n, d)
+            assert (out.ctypes.data % 64) == 4 * off
+            res = t.transform(X, out=out)
+            assert res is out
+            np.testing.assert_allclose(out, ref, rtol=2e-6, atol=2e-6)
+
+
+def test_standardize_transform_out_and_in_place():
+    rng = np.random.default_rng(4)
+    X = (rng.standard_normal((64, 3, 4, 4)) + 5).astype(np.float32)
+    t = pp.Standardize().fit(X)
+    expected = t.transform(X)
+    out = np.full_like(X, np.nan)
+    assert t.transform(X, out=out) is out
+    np.testing.assert_array_equal(out, expected)
+    Xc = X.copy()
+    assert t.transform(Xc, out=Xc) is Xc   # in place
+    np.testing.assert_array_equal(Xc, expected)
+    # float64 input takes the numpy path, still into out
+    out2 = np.empty_like(X)
+    t.transform(X.astype(np.float64), out=out2)
+    np.testing.assert_allclose(out2, expected, rtol=1e-6, atol=1e-6)
+    pc = pp.Standardize(per_channel=(3, 4, 4)).fit(X)
+    out3 = np.empty_like(X)
+    pc.transform(X, out=out3)
+    np.testing.assert_array_equal(out3, pc.transform(X))
+    with pytest.raises(ValueError, match="out has shape"):
+        t.transform(X, out=np.empty((64, 48), np.float32))
+    with pytest.raises(TypeError, match="float32"):
+        t.transform(X, out=np.empty_like(X, dtype=np.float64))
+    with pytest.raises(TypeError, match="C-contiguous"):
+        t.transform(X, out=np.empty((4, 3, 4, 64), np.float32).transpose(3, 1, 2, 0))
+    ro = np.empty_like(X)
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        t.transform(X, out=ro)
+
+
+def test_standardize_mean_far_above_spread_keeps_float_accuracy():
+    """mean / std = 1e4: the float32 mean alone would cost ~1e-3 absolute in the output; the float-pair mean
+    keeps the error at float32 rounding of the result."""
+    rng = np.random.default_rng(5)
+    X = (rng.standard_normal((2000, 40)) * 0.01 + 100.0).astype(np.float32)
+    t = pp.Standardize().fit(X)
+    ref = (X.astype(np.float64) - X.astype(np.float64).mean(0)) / X.astype(np.float64).std(0)
+    np.testing.assert_allclose(t.transform(X), ref, rtol=0, atol=2e-5)

@@ -355,17 +355,24 @@ def col_moments(const float[:, ::1] x, int n_threads=1):
     return mean, var
 
 
-def affine_cols(const float[:, ::1] x, const float[::1] sub, const float[::1] mul, int n_threads=1):
-    """float32 (x - sub) * mul per column, one pass; raises on NaN/Inf in x."""
+def affine_cols(const float[:, ::1] x, const float[::1] sub, const float[::1] sub_lo, const float[::1] mul,
+                int n_threads=1, out=None):
+    """float32 ((x - sub) - sub_lo) * mul per column, one pass (sub + sub_lo: a shift to twice float
+    precision); raises on NaN/Inf in x.  ``out``: a C-contiguous float32 array of x's shape to write into
+    (x itself for in place), else a new one."""
     cdef Py_ssize_t n = x.shape[0], d = x.shape[1]
-    if sub.shape[0] != d or mul.shape[0] != d:
-        raise ValueError(f"affine_cols: x has {d} columns but sub/mul have {sub.shape[0]}/{mul.shape[0]}")
-    out = _np.empty((n, d), dtype=_np.float32)
+    if sub.shape[0] != d or sub_lo.shape[0] != d or mul.shape[0] != d:
+        raise ValueError(f"affine_cols: x has {d} columns but sub/sub_lo/mul have "
+                         f"{sub.shape[0]}/{sub_lo.shape[0]}/{mul.shape[0]}")
+    if out is None:
+        out = _np.empty((n, d), dtype=_np.float32)
     cdef float[:, ::1] ov = out
+    if ov.shape[0] != n or ov.shape[1] != d:
+        raise ValueError(f"affine_cols: out has shape {tuple(out.shape)}, expected ({n}, {d})")
     cdef int bad = 0
     if n and d:
         with nogil:
-            bad = fnn_affine_cols(&ov[0, 0], &x[0, 0], &sub[0], &mul[0], n, d, n_threads)
+            bad = fnn_affine_cols(&ov[0, 0], &x[0, 0], &sub[0], &sub_lo[0], &mul[0], n, d, n_threads)
     if bad:
         i = first_nonfinite(_np.asarray(x), n_threads)
         raise ValueError(f"X contains NaN or Inf (first at row {i // d}, column {i % d})")

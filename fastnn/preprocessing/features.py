@@ -6,6 +6,18 @@ import numpy as np
 from ._base import (Transformer, _affine, _block64, _blocks, _covariance, _eig_desc, _fast, _features, _fit_int, _fix_signs, _float_param, _int_param, _inv_sqrt_or_one, _map_rows, _moments, _safe_scale)
 
 
+def _out_rows(out, shape, who):
+    """``out`` checked (a C-contiguous float32 array of ``shape``) as a 2-D (N, D) view."""
+    if not isinstance(out, np.ndarray) or out.dtype != np.float32 or not out.flags.c_contiguous:
+        raise TypeError(f"{who}: out must be a C-contiguous float32 numpy array, got "
+                        f"{type(out).__name__}{'' if not isinstance(out, np.ndarray) else ' ' + str(out.dtype)}")
+    if not out.flags.writeable:
+        raise ValueError(f"{who}: out is read-only")
+    if tuple(out.shape) != tuple(shape):
+        raise ValueError(f"{who}: out has shape {out.shape}, the result has shape {tuple(shape)}")
+    return out.reshape(shape[0], -1)
+
+
 class Standardize(Transformer):
     """Zero mean and unit variance: ``(x - mean) / std``.
 
@@ -67,23 +79,37 @@ class Standardize(Transformer):
         else:
             self._mean_f, self._scale_f = np.repeat(self.mean_, g[1]), np.repeat(self.scale_, g[1])
         self._inv_f = 1.0 / self._scale_f
+        self._mean_f32 = self._inv_f32 = None
 
-    def transform(self, X):
-        """float32 ``(x - mean_) / scale_``, the input's shape."""
+    def transform(self, X, out=None):
+        """float32 ``(x - mean_) / scale_``, the input's shape.
+
+        ``out``: a C-contiguous float32 array of X's shape to write the result into (X itself standardises in
+        place), saving the allocation of a new array; it is returned.
+        """
         self._check_fitted("transform")
         X2, shape = _features(X, "Standardize.transform")
         self._check_width(X2.shape[1], shape, "transform", self.n_features_in_)
+        out2 = None if out is None else _out_rows(out, shape, "Standardize.transform")
         m, inv = self._mean_f, self._inv_f
-        if _fast(X2, self.per_channel):
+        if X2.dtype == np.float32 and X2.flags.c_contiguous and X2.shape[0] > 0:
             from .._config import get_num_threads
             from .._ext import _core
 
+            if self._mean_f32 is None:   # the mean as a float pair: x - mean loses nothing near the mean
+                hi = m.astype(np.float32)
+                self._mean_f32 = (hi, (m - hi.astype(np.float64)).astype(np.float32))
+                self._inv_f32 = inv.astype(np.float32)
             try:   # one pass in C: (x - mean) * (1 / scale) in float32
-                out = _core.affine_cols(X2, m.astype(np.float32), inv.astype(np.float32), get_num_threads())
+                res = _core.affine_cols(X2, *self._mean_f32, self._inv_f32, get_num_threads(), out2)
             except ValueError as exc:
                 raise ValueError(f"Standardize.transform: {exc}") from None
-            return out.reshape(shape)
-        return _map_rows(X2, _affine(m, inv), X2.shape[1], "Standardize.transform").reshape(shape)
+        else:
+            res = _map_rows(X2, _affine(m, inv), X2.shape[1], "Standardize.transform")
+            if out2 is not None:
+                np.copyto(out2, res)
+                res = out2
+        return res.reshape(shape) if out is None else out
 
     def inverse_transform(self, Y):
         """float32 ``y * scale_ + mean_``, the input's shape."""
