@@ -71,8 +71,8 @@ class Sequential:
     - ``fit`` fits it on the training inputs when it is not fitted yet (with ``validation_split``, on the
       training part only), then transforms the training and validation inputs once; a fitted one is never
       refitted (a second ``fit``, ``resume_from``), so refit it yourself (``model.preprocessing.fit(X)``)
-      or assign a new one to change it.  If ``fit`` fails before training starts (e.g. a width mismatch),
-      the preprocessing is left as it was.
+      or assign a new one to change it.  If ``fit`` fails before training starts (a width mismatch, a bad
+      ``y`` or argument), the preprocessing is left as it was.
     - ``partial_fit`` never fits it (one chunk of a stream is a poor sample of its statistics): it must be
       fitted first (``model.preprocessing.fit(X_sample)`` or a ``fit`` on the first chunk), else
       ``NotFittedError``.

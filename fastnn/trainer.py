@@ -391,10 +391,6 @@ def fit(model, X, y, epochs=1, batch_size=32, validation_data=None, validation_s
     else:
         start = model.epochs_trained
         end = start + epochs
-    if pre:   # after resume_from, which restores the checkpoint's fitted preprocessing
-        X, Xv = model._fit_inputs(X, None if val is None else val[0])
-        if val is not None:
-            val = (Xv,) + val[1:]
 
     out = file or sys.stdout
     live = verbose == 1 and _isatty(out)
@@ -411,6 +407,10 @@ def fit(model, X, y, epochs=1, batch_size=32, validation_data=None, validation_s
     model.stop_training = False
 
     _augment_spec = _check_augment(model, augment)
+    if pre:   # last before training (a failure leaves it as it was); after resume_from, which restores it
+        X, Xv = model._fit_inputs(X, None if val is None else val[0])
+        if val is not None:
+            val = (Xv,) + val[1:]
     if _augment_spec is not None:
         plan.set_augment(*_augment_spec)
     try:

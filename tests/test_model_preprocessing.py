@@ -160,8 +160,12 @@ def test_a_failed_fit_restores_a_partly_fitted_pipeline(rng):
     with pytest.raises(ValueError, match="into 3"):
         m.fit(X, y, epochs=1, verbose=0)
     assert m.preprocessing is pipe and pipe[0] is first and first.mean_ is mean0 and not pipe[1].fitted
-    with pytest.raises(ValueError, match="samples"):    # a bad y is found before anything is fitted
-        make(P.Standardize()).fit(X, y[:-1], epochs=1, verbose=0)
+    other = make(P.Standardize())
+    with pytest.raises(ValueError, match="samples"):    # a bad y or argument: nothing is fitted
+        other.fit(X, y[:-1], epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="augmentation needs the image shape"):
+        other.fit(X, y, epochs=1, verbose=0, augment=fnn.augment.Compose([fnn.augment.RandomHorizontalFlip()]))
+    assert not other.preprocessing.fitted and other.epochs_trained == 0
 
 
 def test_unfitted_preprocessing_at_predict_time_and_partial_fit(rng):
