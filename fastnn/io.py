@@ -563,9 +563,9 @@ def load_checkpoint(path, model=None):
     """Read a checkpoint.  Without ``model``: rebuild the model from it (as ``load``); with ``model`` (a
     compiled Sequential of the same architecture, seed and kind of preprocessing: same classes and
     parameters, fitted or not): copy the weights, optimizer state and counters into it, and set
-    ``model.preprocessing`` to the checkpoint's (fitted) one, a new object.  Returns ``(model, info)`` with ``info`` holding ``history`` (a ``History`` or None),
-    ``schedule`` (the schedule's saved state or None), ``callbacks`` (saved callback states), ``epoch``,
-    ``step`` and ``extra``."""
+    ``model.preprocessing`` to the checkpoint's (fitted) one, a new object.  Returns ``(model, info)`` with
+    ``info`` holding ``history`` (a ``History`` or None), ``schedule`` (the schedule's saved state or None),
+    ``callbacks`` (saved callback states), ``epoch``, ``step`` and ``extra``."""
     if model is None:
         r, model = _open_model(path)
     else:

@@ -268,7 +268,12 @@ class Sequential:
         return self._transformed(_raw_inputs(X, name), name, pre.transform)
 
     def _transformed(self, X, name, transform):
-        X_t = np.asarray(self._apply(X, name, transform))
+        try:
+            X_t = np.asarray(transform(X))
+        except _prep.NotFittedError:
+            raise
+        except ValueError as exc:
+            raise ValueError(f"{name} does not fit model.preprocessing: {exc}") from None
         d_raw = int(np.prod(X.shape[1:]))
         d = int(np.prod(X_t.shape[1:])) if X_t.ndim >= 2 else -1
         if d != self.in_dim:
@@ -276,15 +281,6 @@ class Sequential:
                              f"sample into {d}, but the network's input takes {self.in_dim} (input_shape "
                              f"{self.input_shape}); build the network for {d} inputs or change the preprocessing")
         return _as_inputs(X_t, self.in_dim, name, self.input_shape)
-
-    @staticmethod
-    def _apply(X, name, transform):
-        try:
-            return transform(X)
-        except _prep.NotFittedError:
-            raise
-        except ValueError as exc:
-            raise ValueError(f"{name} does not fit model.preprocessing: {exc}") from None
 
     def _fit_inputs(self, X, X_val=None):
         """(training inputs, validation inputs or None) for ``fit`` from raw arrays: an unfitted
