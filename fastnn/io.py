@@ -186,6 +186,7 @@ def _header(model, kind, arrays):
     if pre is not None:
         prep, pa = pre.get_state()
         arrays.update({PREPROCESSING + k: v for k, v in pa.items()})
+    # version 2 only adds the preprocessing: without one, write 1 so that older fastnn still reads the file
     return {"format": "fastnn", "format_version": FORMAT_VERSION if pre is not None else 1, "kind": kind,
             "fastnn_version": __version__, "architecture": architecture(model), "compile": _compile_info(model),
             "preprocessing": prep, "epochs_trained": int(getattr(model, "epochs_trained", 0)),
