@@ -5,9 +5,12 @@ A file is a zip archive written by ``np.savez`` holding
 - ``__fastnn__``: the UTF-8 JSON header (uint8 array): ``format`` ("fastnn"), ``format_version``, ``kind``
   ("model" or "checkpoint"), the architecture (model class, seed, input width, and each layer's class name and
   ``config()``), the loss (name, delta), the compile settings (optimizer class, kind, hyper-parameters per
-  group, clipping) and ``epochs_trained``; checkpoints add the optimizer's state (scalars in JSON, arrays as
-  members), the learning-rate schedule's and callbacks' state, the history, and the random-generator state;
+  group, clipping), ``epochs_trained`` and ``preprocessing`` (the model's input transformer as
+  ``get_state()``'s config, fitted or not, or null); checkpoints add the optimizer's state (scalars in JSON,
+  arrays as members), the learning-rate schedule's and callbacks' state, the history, and the random-generator
+  state;
 - ``params/<layer>.<name>``: float32 weights as ``model.state_dict()`` names them;
+- ``preprocessing/<name>``: the fitted preprocessing's arrays (float64; a Pipeline's as ``<step>/<name>``);
 - ``optim/...``, ``schedule/...``, ``callbacks/...``: the arrays of those states (checkpoints).
 
 The engine's generator is counter-based: (model seed, epoch, optimizer step) is the whole random state (epoch
@@ -15,9 +18,14 @@ shuffles, dropout masks), so a checkpoint holding the seed (architecture), ``epo
 optimizer's ``step_count`` resumes bit for bit.
 
 Loading (``np.load(..., allow_pickle=False)``) cannot run code; it checks the header, refuses files of a newer
-format version, rebuilds the layers from a whitelist of fastnn classes, checks every array's presence, dtype
-and shape against the architecture before copying, refuses unknown arrays, and turns every failure (random
-bytes, truncation, a bad CRC, pickled object arrays, tampering) into a ``ValueError`` naming the problem.
+format version, rebuilds the layers and the preprocessing from whitelists of fastnn classes, checks every
+array's presence, dtype and shape against the architecture (and the preprocessing's state) before copying,
+refuses unknown arrays, and turns every failure (random bytes, truncation, a bad CRC, pickled object arrays,
+tampering) into a ``ValueError`` naming the file and the problem.
+
+Format versions: 1 has no preprocessing; 2 adds the ``preprocessing`` entry.  A model without preprocessing
+is still written as version 1, so older fastnn versions read it; one with preprocessing is version 2, which
+they refuse with "upgrade fastnn" rather than load without the transform its weights expect.
 
 Writes are atomic (``atomic_write``): a temporary file in the target's folder, flushed and fsynced, then
 renamed over the target, and the folder fsynced; a crash leaves the old file or the new one, never a mix
@@ -33,8 +41,9 @@ import numpy as np
 
 __all__ = ["save", "load", "save_checkpoint", "load_checkpoint", "atomic_write", "FORMAT_VERSION"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 HEADER = "__fastnn__"
+PREPROCESSING = "preprocessing/"   # prefix of the preprocessing's arrays
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -168,29 +177,37 @@ def _compile_info(model):
     return info
 
 
-def _header(model, kind):
+def _header(model, kind, arrays):
+    """The JSON header; adds the preprocessing's arrays to ``arrays``."""
     from . import __version__
 
-    return {"format": "fastnn", "format_version": FORMAT_VERSION, "kind": kind, "fastnn_version": __version__,
-            "architecture": architecture(model), "compile": _compile_info(model),
-            "epochs_trained": int(getattr(model, "epochs_trained", 0)),
+    pre = getattr(model, "preprocessing", None)
+    prep = None
+    if pre is not None:
+        prep, pa = pre.get_state()
+        arrays.update({PREPROCESSING + k: v for k, v in pa.items()})
+    # version 2 only adds the preprocessing: without one, write 1 so that older fastnn still reads the file
+    return {"format": "fastnn", "format_version": FORMAT_VERSION if pre is not None else 1, "kind": kind,
+            "fastnn_version": __version__, "architecture": architecture(model), "compile": _compile_info(model),
+            "preprocessing": prep, "epochs_trained": int(getattr(model, "epochs_trained", 0)),
             "rng_offset": int(getattr(model, "rng_offset", 0))}
 
 
 def save(model, path):
-    """Save ``model``'s architecture, weights, loss and optimizer hyper-parameters to one ``.npz`` file at
-    ``path`` (atomically; the name is used as given).  ``fastnn.load(path)`` rebuilds it."""
+    """Save ``model``'s architecture, weights, loss and optimizer hyper-parameters and input preprocessing to
+    one ``.npz`` file at ``path`` (atomically; the name is used as given).  ``fastnn.load(path)`` rebuilds
+    it."""
     arrays = {"params/" + k: v for k, v in model.state_dict().items()}
-    _write_npz(path, _header(model, "model"), arrays)
+    _write_npz(path, _header(model, "model", arrays), arrays)
 
 
 def save_checkpoint(path, model, history=None, schedule=None, callbacks=None, extra=None):
-    """Save everything a resumed ``fit`` needs to continue bit for bit: the model file's content plus the
-    optimizer's state, ``epochs_trained`` and the optimizer step (the random state), the learning-rate
-    schedule's ``state_dict()``, each callback's ``state_dict()``, the ``History`` and ``extra`` (JSON values
-    and numpy arrays).  Atomic."""
-    header = _header(model, "checkpoint")
+    """Save everything a resumed ``fit`` needs to continue bit for bit: the model file's content (with the
+    input preprocessing) plus the optimizer's state, ``epochs_trained`` and the optimizer step (the random
+    state), the learning-rate schedule's ``state_dict()``, each callback's ``state_dict()``, the ``History``
+    and ``extra`` (JSON values and numpy arrays).  Atomic."""
     arrays = {"params/" + k: v for k, v in model.state_dict().items()}
+    header = _header(model, "checkpoint", arrays)
     opt = model.optimizer
     ck = {}
     if opt is not None and opt.state is not None:
@@ -383,6 +400,30 @@ def _read_params(reader, shapes):
     return state
 
 
+def _read_preprocessing(r):
+    """The preprocessing stored in the file (a fastnn.preprocessing transformer) or None, validated."""
+    from . import preprocessing as _prep
+
+    config = r.header.get("preprocessing")
+    names = sorted(f for f in r.files if f.startswith(PREPROCESSING))
+    if config is None:
+        return None    # arrays under preprocessing/ without a config stay unused: check_all_used refuses them
+    if not isinstance(config, dict):
+        raise ValueError(f"{r.path}: malformed preprocessing entry {config!r}")
+    arrays = {k[len(PREPROCESSING):]: r.array(k) for k in names}
+    try:
+        return _prep._check_input_transformer(_prep.from_state(config, arrays))
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        raise ValueError(f"{r.path}: corrupt or unsupported preprocessing entry: {exc}") from None
+
+
+def _set_preprocessing(r, model, pre):
+    try:
+        model.preprocessing = pre
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{r.path}: the saved preprocessing does not fit the saved network: {exc}") from None
+
+
 def _rebuild_optimizer(info, model, path):
     from . import optim as _optim
 
@@ -447,6 +488,7 @@ def _open_model(path):
         if [type(layer).__name__ for layer in model.layers] != [s["class"] for s in arch["layers"]]:
             raise ValueError(f"{r.path}: the layer list does not rebuild as saved")
         model.load_state_dict(state)
+        _set_preprocessing(r, model, _read_preprocessing(r))
         ep = h.get("epochs_trained", 0)
         model.epochs_trained = int(ep) if isinstance(ep, int) and ep >= 0 else 0
         ro = h.get("rng_offset", 0)
@@ -474,9 +516,10 @@ def _open_model(path):
 
 
 def load(path):
-    """The model saved at ``path`` (by ``save``, ``model.save`` or as a checkpoint): rebuilt, weights loaded,
-    and compiled with its loss and optimizer when it was compiled (a checkpoint also restores the optimizer's
-    state and the epoch counter).  Raises ``ValueError`` for a file that is not a valid fastnn file."""
+    """The model saved at ``path`` (by ``save``, ``model.save`` or as a checkpoint): rebuilt, weights and
+    input preprocessing loaded, and compiled with its loss and optimizer when it was compiled (a checkpoint
+    also restores the optimizer's state and the epoch counter).  Raises ``ValueError`` for a file that is not
+    a valid fastnn file."""
     r, model = _open_model(path)
     try:
         if r.header.get("kind") == "checkpoint":
@@ -489,6 +532,15 @@ def load(path):
 
 def _arch_key(arch):
     return json.dumps(arch, sort_keys=True)
+
+
+def _prep_spec(config):
+    """A preprocessing config without its fitted state: classes and constructor parameters."""
+    if not isinstance(config, dict):
+        return config
+    if config.get("class") == "Pipeline" and isinstance(config.get("steps"), list):
+        return {"class": "Pipeline", "steps": [_prep_spec(c) for c in config["steps"]]}
+    return {"class": config.get("class"), "params": config.get("params")}
 
 
 def _restore_optimizer(r, model, ck):
@@ -510,10 +562,11 @@ def _restore_optimizer(r, model, ck):
 
 def load_checkpoint(path, model=None):
     """Read a checkpoint.  Without ``model``: rebuild the model from it (as ``load``); with ``model`` (a
-    compiled Sequential of the same architecture and seed): copy the weights, optimizer state and counters
-    into it.  Returns ``(model, info)`` with ``info`` holding ``history`` (a ``History`` or None),
-    ``schedule`` (the schedule's saved state or None), ``callbacks`` (saved callback states), ``epoch``,
-    ``step`` and ``extra``."""
+    compiled Sequential of the same architecture, seed and kind of preprocessing: same classes and
+    parameters, fitted or not): copy the weights, optimizer state and counters into it, and set
+    ``model.preprocessing`` to the checkpoint's (fitted) one, a new object.  Returns ``(model, info)`` with
+    ``info`` holding ``history`` (a ``History`` or None), ``schedule`` (the schedule's saved state or None),
+    ``callbacks`` (saved callback states), ``epoch``, ``step`` and ``extra``."""
     if model is None:
         r, model = _open_model(path)
     else:
@@ -528,8 +581,17 @@ def load_checkpoint(path, model=None):
             if _arch_key(arch) != _arch_key(mine):
                 raise ValueError(f"{r.path}: the checkpoint's architecture differs from this model's:\n  file: "
                                  f"{arch.get('layers')}\n  model: {mine['layers']}")
+            pre = _read_preprocessing(r)
+            mine = None if model.preprocessing is None else model.preprocessing.get_state()[0]
+            theirs = r.header.get("preprocessing")
+            if _arch_key(_prep_spec(theirs)) != _arch_key(_prep_spec(json.loads(json.dumps(mine)))):
+                raise ValueError(f"{r.path}: the checkpoint was written with preprocessing "
+                                 f"{pre!r}, this model has {model.preprocessing!r}; give the model the same "
+                                 "preprocessing (fitted or not) to resume")
             shapes = {k: v.shape for k, v in model.state_dict().items()}
-            model.load_state_dict(_read_params(r, shapes))
+            state = _read_params(r, shapes)     # validated: load_state_dict below cannot fail half-way
+            _set_preprocessing(r, model, pre)
+            model.load_state_dict(state)
         except BaseException:
             r.close()
             raise

@@ -1,4 +1,5 @@
-"""Sequential models: flat parameter buffers, a compiled C plan, and fit / evaluate / predict."""
+"""Sequential models: flat parameter buffers, a compiled C plan, optional input preprocessing, and fit /
+evaluate / predict."""
 import sys
 
 import numpy as np
@@ -6,6 +7,7 @@ import numpy as np
 from . import activations as _acts
 from . import losses as _losses
 from . import optim as _optim
+from . import preprocessing as _prep
 from ._config import get_num_threads
 from ._ext import _core
 from . import layers as _layers
@@ -14,14 +16,27 @@ from .layers import Layer, Linear
 __all__ = ["Sequential"]
 
 
-def _as_inputs(X, in_dim, name="X", input_shape=None):
-    """X as a C-contiguous float32 (N, in_dim) array with finite values (converted once, on entry).  Image
-    models also take X of shape (N, *input_shape), e.g. NCHW."""
+def _numeric(X, name):
     if not isinstance(X, np.ndarray):
         X = np.asarray(X)
     if X.dtype == object or not (np.issubdtype(X.dtype, np.floating) or np.issubdtype(X.dtype, np.integer)
                                  or X.dtype == np.bool_):
         raise TypeError(f"{name} must be a real numeric array, got dtype {X.dtype}")
+    return X
+
+
+def _raw_inputs(X, name="X"):
+    """X before the model's preprocessing: a numeric array (N, D) or (N, ...), not yet converted."""
+    X = _numeric(X, name)
+    if X.ndim < 2:
+        raise ValueError(f"{name} must be 2-D (samples, features) or (samples, ...), got shape {X.shape}")
+    return X
+
+
+def _as_inputs(X, in_dim, name="X", input_shape=None):
+    """X as a C-contiguous float32 (N, in_dim) array with finite values (converted once, on entry).  Image
+    models also take X of shape (N, *input_shape), e.g. NCHW."""
+    X = _numeric(X, name)
     if input_shape is not None and len(input_shape) > 1 and X.ndim == 1 + len(input_shape):
         if tuple(X.shape[1:]) != tuple(input_shape):
             raise ValueError(f"{name} has samples of shape {tuple(X.shape[1:])}, the model expects "
@@ -47,9 +62,30 @@ class Sequential:
     flat float32 buffer of parameters (``model.params``) and one of gradients (``model.grads``); each
     layer's ``weight``/``bias`` are views into them.  ``seed`` drives initialisation, the epoch shuffles and
     the stochastic layers, so the same seed gives bitwise-identical training whatever the thread count.
+
+    ``preprocessing`` (default None): the model's input transform, a ``fastnn.preprocessing`` feature
+    transformer (``Standardize``, ``Center``, ``MinMaxScale``, ``PCA``, ``PCAWhitening``, ``ZCAWhitening``)
+    or a ``Pipeline`` of them; also settable later as ``model.preprocessing``.  With it the model takes raw
+    inputs everywhere:
+
+    - ``fit`` fits it on the training inputs when it is not fitted yet (with ``validation_split``, on the
+      training part only), then transforms the training and validation inputs once; a fitted one is never
+      refitted (a second ``fit``, ``resume_from``), so refit it yourself (``model.preprocessing.fit(X)``)
+      or assign a new one to change it.  If ``fit`` fails before training starts (a width mismatch, a bad
+      ``y`` or argument), the preprocessing is left as it was.
+    - ``partial_fit`` never fits it (one chunk of a stream is a poor sample of its statistics): it must be
+      fitted first (``model.preprocessing.fit(X_sample)`` or a ``fit`` on the first chunk), else
+      ``NotFittedError``.
+    - ``evaluate``, ``predict`` (also with ``tta``), ``predict_classes`` and ``forward`` transform raw X
+      first; an unfitted preprocessing there raises ``fastnn.preprocessing.NotFittedError`` (a ValueError).
+    - The raw X is checked against the preprocessing's fitted width; the transformed width must equal the
+      network's ``in_dim`` (PCA changes it: ``PCA(5)`` needs a first layer with 5 inputs), checked when a
+      fitted preprocessing is assigned and when it is fitted, with an error naming both widths.
+    - ``save`` and checkpoints store it (fitted or not) and ``fastnn.load`` restores it, so the loaded
+      model's ``predict(raw_X)`` equals the original's.
     """
 
-    def __init__(self, layers, seed=0, input_shape=None, _graph=None):
+    def __init__(self, layers, seed=0, input_shape=None, preprocessing=None, _graph=None):
         if isinstance(layers, Layer):
             layers = [layers]
         layers = list(layers)
@@ -104,6 +140,7 @@ class Sequential:
         self._plan = None
         self._rng_offset = 0
         self.epochs_trained = 0
+        self.preprocessing = preprocessing
 
     def _expand(self, layers):
         """Flatten Residual blocks and activation shortcuts into plan nodes and their (src, src2) wiring."""
@@ -203,6 +240,62 @@ class Sequential:
                 raise ValueError(f"load_state_dict: {k} contains NaN or Inf")
         for k, v in want.items():
             v[...] = np.asarray(state[k], dtype=np.float32)
+
+    # -- input preprocessing -------------------------------------------------------------------------------
+    @property
+    def preprocessing(self):
+        """The input transformer applied to raw inputs (see the class docstring), or None."""
+        return self._preprocessing
+
+    @preprocessing.setter
+    def preprocessing(self, value):
+        if value is not None:
+            _prep._check_input_transformer(value, "preprocessing")
+            widths = _prep._widths(value)
+            if widths is not None and widths[1] != self.in_dim:
+                raise ValueError(f"preprocessing {value!r} turns {widths[0]} features per sample into {widths[1]}, "
+                                 f"but the network's input takes {self.in_dim} (input_shape {self.input_shape})")
+        self._preprocessing = value
+
+    def _inputs(self, X, name="X"):
+        """The network's input for raw X: float32 C-contiguous (N, in_dim), ``preprocessing`` applied."""
+        pre = self._preprocessing
+        if pre is None:
+            return _as_inputs(X, self.in_dim, name, self.input_shape)
+        if not pre.fitted:
+            raise _prep.NotFittedError(f"{name}: model.preprocessing {pre!r} is not fitted yet; model.fit(X, y) "
+                                       "fits it on the training inputs (or call model.preprocessing.fit(X_train))")
+        return self._transformed(_raw_inputs(X, name), name, pre.transform)
+
+    def _transformed(self, X, name, transform):
+        try:
+            X_t = np.asarray(transform(X))
+        except _prep.NotFittedError:
+            raise
+        except ValueError as exc:
+            raise ValueError(f"{name} does not fit model.preprocessing: {exc}") from None
+        d_raw = int(np.prod(X.shape[1:]))
+        d = int(np.prod(X_t.shape[1:])) if X_t.ndim >= 2 else -1
+        if d != self.in_dim:
+            raise ValueError(f"{name}: model.preprocessing {self._preprocessing!r} turns {d_raw} features per "
+                             f"sample into {d}, but the network's input takes {self.in_dim} (input_shape "
+                             f"{self.input_shape}); build the network for {d} inputs or change the preprocessing")
+        return _as_inputs(X_t, self.in_dim, name, self.input_shape)
+
+    def _fit_inputs(self, X, X_val=None):
+        """(training inputs, validation inputs or None) for ``fit`` from raw arrays: an unfitted
+        ``preprocessing`` is fitted on X first, and restored to its previous state if this fails."""
+        pre = self._preprocessing
+        if pre.fitted:
+            return self._inputs(X), None if X_val is None else self._inputs(X_val, "X_val")
+        saved = _snapshot(pre)
+        try:
+            X = self._transformed(X, "X", pre.fit_transform)
+            X_val = None if X_val is None else self._inputs(X_val, "X_val")
+        except BaseException:
+            _restore(saved)
+            raise
+        return X, X_val
 
     # -- compile -------------------------------------------------------------------------------------------
     def _plan_specs(self):
@@ -340,9 +433,12 @@ class Sequential:
         return trainer.evaluate(self, X, y, batch_size=batch_size, metrics=metrics, sample_weight=sample_weight)
 
     def forward(self, X, batch_size=256):
-        """The network's raw outputs (N, out) in evaluation mode (logits for classification losses).
-        Runs in C with the GIL released; safe to call from several Python threads at once."""
-        X = _as_inputs(X, self.in_dim, input_shape=self.input_shape)
+        """The network's raw outputs (N, out) in evaluation mode (logits for classification losses) for raw
+        inputs X (``preprocessing`` applied).  Runs in C with the GIL released; safe to call from several
+        Python threads at once."""
+        return self._forward_arrays(self._inputs(X), batch_size)
+
+    def _forward_arrays(self, X, batch_size):
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
         return self._eval_plan().forward(X, int(batch_size), get_num_threads())
@@ -350,24 +446,29 @@ class Sequential:
     __call__ = forward
 
     def predict(self, X, batch_size=256, tta=0, augment=None):
-        """Predictions: class probabilities for cross-entropy (softmax of the logits) and binary
-        cross-entropy (sigmoid), the raw outputs for regression losses.  ``tta=K`` with an ``augment``
-        pipeline averages the predictions over K augmented copies of X (test-time augmentation; copy k uses
-        the model seed and step k)."""
+        """Predictions for raw inputs X (``preprocessing`` applied): class probabilities for cross-entropy
+        (softmax of the logits) and binary cross-entropy (sigmoid), the raw outputs for regression losses.
+        ``tta=K`` with an ``augment`` pipeline averages the predictions over K augmented copies of X
+        (test-time augmentation; copy k uses the model seed and step k).  As ``fit(augment=...)`` does, the
+        augmentation acts on the network's input, after the preprocessing."""
         if tta:
             if isinstance(tta, bool) or not isinstance(tta, (int, np.integer)) or tta < 1:
                 raise ValueError(f"tta must be a positive int, got {tta!r}")
             if augment is None:
                 raise ValueError("tta needs an augment pipeline (fastnn.augment.Compose)")
-            X = _as_inputs(X, self.in_dim, input_shape=self.input_shape)
+            X = self._inputs(X)
             shape = getattr(augment, "image_shape", None) or self.input_shape
             total = None
             for k in range(int(tta)):
                 Xk = augment.apply(X.reshape((len(X),) + tuple(shape)), seed=self.seed, step=k)
-                p = self.predict(Xk.reshape(len(X), -1), batch_size)
+                p = self._predict_arrays(_as_inputs(Xk.reshape(len(X), -1), self.in_dim), batch_size)
                 total = p if total is None else total + p
             return total / float(tta)
-        z = self.forward(X, batch_size)
+        return self._predict_arrays(self._inputs(X), batch_size)
+
+    def _predict_arrays(self, X, batch_size=256):
+        """``predict`` for network inputs (preprocessing already applied)."""
+        z = self._forward_arrays(X, batch_size)
         if isinstance(self.loss, _losses.CrossEntropyLoss):
             z = z - z.max(axis=1, keepdims=True)
             np.exp(z, out=z)
@@ -379,7 +480,7 @@ class Sequential:
     predict_proba = predict
 
     def predict_classes(self, X, batch_size=256):
-        """Class indices: argmax of the outputs (or output > 0 for a single binary logit)."""
+        """Class indices for raw inputs X: argmax of the outputs (or output > 0 for a single binary logit)."""
         z = self.forward(X, batch_size)
         if z.shape[1] == 1:
             return (z[:, 0] > 0).astype(np.int64)
@@ -388,7 +489,7 @@ class Sequential:
     # -- description ---------------------------------------------------------------------------------------
     def summary(self, batch_size=1, file=None):
         """Print per layer: output shape, trainable parameters, forward FLOPs for ``batch_size`` samples and
-        the activation memory of its output; then the totals."""
+        the activation memory of its output; then the totals and the input preprocessing, if any."""
         rows = [("Layer", "Output", "Params", "FLOPs", "Act. memory")]
         total_mem = 0
         for i, (layer, (src, src2)) in enumerate(zip(self.layers, self._graph)):
@@ -410,11 +511,35 @@ class Sequential:
         lines.append("-" * len(lines[0]))
         lines.append(f"Trainable parameters: {self.n_params():,}   forward FLOPs per {batch_size} sample(s): "
                      f"{total_flops:,} (training ~3x)   activations: {_bytes(total_mem)}")
+        pre = self._preprocessing
+        if pre is not None:
+            widths = _prep._widths(pre)
+            state = (f"fitted, {widths[0]} -> {widths[1]} features per sample" if widths is not None else
+                     "not fitted yet: fit() fits it on the training inputs")
+            lines.append(f"Input preprocessing: {pre!r} ({state})")
         print("\n".join(lines), file=file or sys.stdout)
 
     def __repr__(self):
         inner = ",\n  ".join(repr(layer) for layer in self.layers)
-        return f"Sequential([\n  {inner}\n], seed={self.seed})"
+        pre = "" if self._preprocessing is None else f", preprocessing={self._preprocessing!r}"
+        return f"Sequential([\n  {inner}\n], seed={self.seed}{pre})"
+
+
+def _snapshot(pre):
+    """The attributes of a transformer and of its Pipeline steps, to undo a ``fit`` (which assigns new
+    attributes and never changes arrays in place)."""
+    todo, saved = [pre], []
+    while todo:
+        obj = todo.pop()
+        saved.append((obj, dict(vars(obj))))
+        todo.extend(getattr(obj, "steps", ()))
+    return saved
+
+
+def _restore(saved):
+    for obj, attrs in saved:
+        obj.__dict__.clear()
+        obj.__dict__.update(attrs)
 
 
 def _src_name(s):

@@ -4,6 +4,9 @@ learning-rate schedules and checkpoints.
 An epoch's mini-batches run in C with the GIL released.  Python runs between epochs and, only when a live
 progress bar or a callback with a ``batch_stride`` asks for it, between chunks of batches (the plan trains
 batches ``[lo, hi)`` of an epoch per call; chunked and whole-epoch training give bitwise-identical weights).
+
+A model's input ``preprocessing`` is fitted (first ``fit`` only) and applied once, before the first epoch: the
+C loop, validation and metrics see the transformed arrays.
 """
 import math
 import re
@@ -193,7 +196,7 @@ def _metric_logs(model, metric_list, X, y_raw, task, skip=("accuracy",)):
     ms = [m for m in metric_list if m.name not in skip]
     if not ms:
         return {}
-    pred = model.predict(X)
+    pred = model._predict_arrays(X)
     return {m.name: m(y_raw, pred, task=task) for m in ms}
 
 
@@ -205,11 +208,10 @@ def _eval_arrays(model, X, target, labels, y_raw, metric_list, task, batch_size,
 
 def evaluate(model, X, y, batch_size=256, metrics=None, sample_weight=None):
     """Evaluation-mode loss (weighted by ``sample_weight``: sum(w_i l_i) / N, cross-entropy only), accuracy
-    for classification, and ``metrics`` (names or callables, see ``fastnn.metrics``) over (X, y)."""
-    from .model import _as_inputs
-
+    for classification, and ``metrics`` (names or callables, see ``fastnn.metrics``) over (X, y); raw X, the
+    model's ``preprocessing`` applied."""
     model._require_compiled("evaluate")
-    X = _as_inputs(X, model.in_dim, input_shape=model.input_shape)
+    X = model._inputs(X)
     target, labels = model._targets(y, X.shape[0])
     w = _weights(model, labels, target, X.shape[0], None, sample_weight, "evaluate")
     ms = [_metrics.get(m) for m in (metrics or [])]
@@ -266,7 +268,9 @@ def fit(model, X, y, epochs=1, batch_size=32, validation_data=None, validation_s
     """Train ``model`` on (X, y) in mini-batches; returns a ``History``.
 
     - X (N, in) float (other numeric dtypes converted to float32 once); y: integer labels (N,) or target rows
-      (N, out) for cross-entropy, targets (N, out) (or (N,) when out = 1) otherwise.
+      (N, out) for cross-entropy, targets (N, out) (or (N,) when out = 1) otherwise.  With a model
+      ``preprocessing``, X (and the validation X) are raw inputs: an unfitted preprocessing is fitted on the
+      training X (not the validation part), then both are transformed once, before the first epoch.
     - ``epochs``: without ``initial_epoch``/``resume_from``, the number of epochs to run now (a second
       ``fit`` continues from ``model.epochs_trained``).  With ``initial_epoch`` or ``resume_from`` it is the
       index of the final epoch, as in Keras: ``fit(epochs=10, resume_from=ckpt)`` runs the epochs the
@@ -298,18 +302,20 @@ def fit(model, X, y, epochs=1, batch_size=32, validation_data=None, validation_s
       logged lr is ``optimizer.lr * current_scale``) and optionally ``state_dict``/``load_state_dict``.
     - ``seed``: the validation split's and class interleaving's seed (default: the model's).
     - ``resume_from``: a checkpoint (``ModelCheckpoint`` or ``fastnn.io.save_checkpoint``) of this model;
-      weights, optimizer state, epoch and step counters, schedule and callback states and history are
-      restored, and training continues bit for bit as if never interrupted.
+      weights, optimizer state, epoch and step counters, schedule and callback states, history and the
+      fitted input preprocessing are restored (the preprocessing is not refitted), and training continues
+      bit for bit as if never interrupted.
     - ``progress_interval`` (default 0.1 s): how often the live bar is redrawn.
 
     A NaN/Inf training loss raises ``FloatingPointError`` naming the epoch and batch (the bad batch's update
     is not applied), unless a ``TerminateOnNaN`` callback is given, which stops training instead.
     """
     from . import io as _io
-    from .model import _as_inputs
+    from .model import _as_inputs, _raw_inputs
 
     model._require_compiled("fit")
-    X = _as_inputs(X, model.in_dim, input_shape=model.input_shape)
+    pre = model.preprocessing is not None   # then X stays raw until the preprocessing is fitted, below
+    X = _raw_inputs(X) if pre else _as_inputs(X, model.in_dim, input_shape=model.input_shape)
     n = X.shape[0]
     if n == 0:
         raise ValueError("fit: X has no samples")
@@ -348,7 +354,10 @@ def fit(model, X, y, epochs=1, batch_size=32, validation_data=None, validation_s
     elif validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
             raise ValueError("fit: validation_data must be (X_val, y_val) or (X_val, y_val, sample_weight_val)")
-        Xv = _as_inputs(validation_data[0], model.in_dim, "X_val", input_shape=model.input_shape)
+        if pre:
+            Xv = _raw_inputs(validation_data[0], "X_val")
+        else:
+            Xv = _as_inputs(validation_data[0], model.in_dim, "X_val", input_shape=model.input_shape)
         vt, vl = model._targets(validation_data[1], Xv.shape[0], "y_val")
         vw = None
         if len(validation_data) == 3 and validation_data[2] is not None:
@@ -398,6 +407,10 @@ def fit(model, X, y, epochs=1, batch_size=32, validation_data=None, validation_s
     model.stop_training = False
 
     _augment_spec = _check_augment(model, augment)
+    if pre:   # last before training (a failure leaves it as it was); after resume_from, which restores it
+        X, Xv = model._fit_inputs(X, None if val is None else val[0])
+        if val is not None:
+            val = (Xv,) + val[1:]
     if _augment_spec is not None:
         plan.set_augment(*_augment_spec)
     try:
@@ -504,7 +517,15 @@ def fit(model, X, y, epochs=1, batch_size=32, validation_data=None, validation_s
 def partial_fit(model, X, y, batch_size=32, shuffle=True, class_weight=None, sample_weight=None):
     """One pass over (X, y) (a chunk of a stream): one epoch of ``fit``, silent.  The epoch and step counters
     advance as in ``fit``, so successive calls draw fresh shuffles and dropout masks and a sequence of
-    ``partial_fit`` calls equals ``fit`` on the same chunks.  Returns the epoch's logs (loss, accuracy)."""
+    ``partial_fit`` calls equals ``fit`` on the same chunks.  Returns the epoch's logs (loss, accuracy).
+    A model ``preprocessing`` is applied but never fitted here: fit it first, else ``NotFittedError``."""
+    pre = model.preprocessing
+    if pre is not None and not pre.fitted:
+        from .preprocessing import NotFittedError
+
+        raise NotFittedError(f"partial_fit: model.preprocessing {pre!r} is not fitted, and partial_fit does not "
+                             "fit it (one chunk is a poor sample of a stream's statistics): fit it first with "
+                             "model.preprocessing.fit(X_sample), or call model.fit on a first chunk")
     h = fit(model, X, y, epochs=1, batch_size=batch_size, shuffle=shuffle, class_weight=class_weight,
             sample_weight=sample_weight, verbose=0)
     return {k: v[-1] for k, v in h.history.items()}

@@ -30,6 +30,12 @@ Targets (``y``):
 
 :class:`Pipeline` ``([step, ...])`` chains them (fit and transform in order, inverse in reverse order).
 
+A model can own its input preprocessing: ``fastnn.Sequential([...], preprocessing=Standardize())`` (or
+``model.preprocessing = ...``; a feature transformer or a Pipeline of them). ``model.fit`` fits it on the
+training inputs when it is not fitted yet, every entry point (``fit``'s validation data, ``evaluate``,
+``predict``, ``forward``) applies it to raw inputs, and ``model.save``/checkpoints store it, fitted or not
+(see :class:`fastnn.Sequential` and :mod:`fastnn.io`).
+
 Conventions (all classes):
 
 - Statistics are computed in float64, in blocks of rows (bounded extra memory, a fixed summation order, so the
@@ -141,6 +147,36 @@ class Pipeline(Transformer):
 
 _CLASSES = {c.__name__: c for c in (Standardize, Center, MinMaxScale, PCA, PCAWhitening, ZCAWhitening, OneHot,
                                     SoftTargets, LabelEncoder, TargetScaler, Pipeline)}
+
+
+_FEATURE_CLASSES = (Standardize, Center, MinMaxScale, PCA, PCAWhitening, ZCAWhitening)
+
+
+def _check_input_transformer(obj, who="preprocessing"):
+    """``obj`` when it can be a model's input preprocessing: an instance of a feature transformer class of
+    this module (exactly, so that ``from_state`` rebuilds it from a model file) or a :class:`Pipeline` of
+    them; ``TypeError`` otherwise (target transformers such as :class:`OneHot` transform ``y``, not ``X``)."""
+    if type(obj) is Pipeline:
+        for i, s in enumerate(obj.steps):
+            _check_input_transformer(s, f"{who} step {i}")
+        return obj
+    if type(obj) not in _FEATURE_CLASSES:
+        target = isinstance(obj, (OneHot, SoftTargets, LabelEncoder, TargetScaler))
+        kind = f"{obj!r}, a target transformer (it transforms y, not X)" if target else repr(obj)
+        raise TypeError(f"{who} must be a fastnn.preprocessing feature transformer "
+                        f"({', '.join(c.__name__ for c in _FEATURE_CLASSES)}) or a Pipeline of them, got "
+                        f"{kind}; apply other transforms to X yourself before fit and predict")
+    return obj
+
+
+def _widths(obj):
+    """(features per sample in, features per sample out) of a fitted feature transformer or Pipeline of them,
+    None when not fitted."""
+    if not obj.fitted:
+        return None
+    if type(obj) is Pipeline:
+        return _widths(obj.steps[0])[0], _widths(obj.steps[-1])[1]
+    return int(obj.n_features_in_), int(getattr(obj, "n_components_", obj.n_features_in_))
 
 
 def from_state(config, arrays=None):
