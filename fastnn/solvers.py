@@ -410,7 +410,10 @@ class Solver:
         model.stop_training = False
         t_start = time.perf_counter()
 
-        x, f, g = obj(obj.get())
+        x0 = obj.get()
+        if not np.isfinite(x0).all():
+            raise ValueError(f"{who}: the model's weights contain NaN or Inf")
+        x, f, g = obj(x0)
         if not math.isfinite(f) or not np.isfinite(g).all():
             raise FloatingPointError(f"{who}: the loss or its gradient is NaN or Inf at the starting weights")
         cbl.on_train_begin()
