@@ -314,7 +314,8 @@ def load(path):
         try:
             files = set(npz.files)
             if HEADER not in files:
-                raise ValueError(f"not a fastnn ensemble file (no {HEADER!r} header; it holds {sorted(files)[:5]})")
+                raise ValueError(f"not a fastnn ensemble file (no {HEADER!r} header; it holds "
+                                 f"{sorted(files)[:5]})")
             blob = npz[HEADER]
             if blob.dtype != np.uint8 or blob.ndim != 1:
                 raise ValueError("malformed header")

@@ -422,51 +422,56 @@ class Solver:
             reason, converged = "gradient below tolerance_grad at the start", True
         else:
             steps = self._steps(obj, x, f, g)
-            while True:
-                if it >= self.max_iter:
-                    reason = "max_iter reached"
-                    break
-                cbl.on_epoch_begin(it, {})
-                t_iter = time.perf_counter()
-                try:
-                    x_new, f_new, g_new, info = next(steps)
-                except StopIteration as stop:
-                    reason = stop.value or "the solver stopped"
-                    break
-                obj.put(x_new)          # the accepted point (a line search may have ended elsewhere)
-                gmax = float(np.abs(g_new).max())
-                logs = {"loss": f_new}
-                if classify:
-                    logs["accuracy"] = model._evaluate_arrays(X, target, labels, max(256, min(n, 4096)))["accuracy"]
-                logs["grad_norm"] = gmax
-                logs.update(info)
-                if val is not None:
-                    vres = trainer._eval_arrays(model, val[0], val[1], val[2], val[3], metric_list, task, 256)
-                    logs.update({"val_" + k: v for k, v in vres.items()})
-                logs["n_eval"] = obj.n_eval
-                logs["time"] = time.perf_counter() - t_iter
-                history.append(it, logs)
-                if verbose:
-                    print(_format(it + 1, self.max_iter, logs), file=out, flush=True)
-                cbl.on_epoch_end(it, logs)
-                it += 1
-                change = abs(f - f_new)
-                moved = float(np.abs(x_new - x).max())
-                x, f, g = x_new, f_new, g_new
-                if gmax <= self.tolerance_grad:
-                    reason, converged = "gradient below tolerance_grad", True
-                elif change <= self.tolerance_change * max(1.0, abs(f)):
-                    reason, converged = "loss change below tolerance_change", True
-                elif moved <= self.tolerance_change:
-                    reason, converged = "step below tolerance_change", True
-                elif model.stop_training:
-                    reason = "stopped by a callback"
-                elif obj.max_eval is not None and obj.budget() <= 0:
-                    reason = "max_eval reached"
-                if reason is not None:
-                    break
-            steps.close()
-            obj.put(x)
+            accepted = x
+            try:
+                while True:
+                    if it >= self.max_iter:
+                        reason = "max_iter reached"
+                        break
+                    cbl.on_epoch_begin(it, {})
+                    t_iter = time.perf_counter()
+                    try:
+                        x_new, f_new, g_new, info = next(steps)
+                    except StopIteration as stop:
+                        reason = stop.value or "the solver stopped"
+                        break
+                    obj.put(x_new)          # the accepted point (a line search may have ended elsewhere)
+                    accepted = x_new
+                    gmax = float(np.abs(g_new).max())
+                    logs = {"loss": f_new}
+                    if classify:
+                        acc_batch = max(256, min(n, 4096))
+                        logs["accuracy"] = model._evaluate_arrays(X, target, labels, acc_batch)["accuracy"]
+                    logs["grad_norm"] = gmax
+                    logs.update(info)
+                    if val is not None:
+                        vres = trainer._eval_arrays(model, val[0], val[1], val[2], val[3], metric_list, task, 256)
+                        logs.update({"val_" + k: v for k, v in vres.items()})
+                    logs["n_eval"] = obj.n_eval
+                    logs["time"] = time.perf_counter() - t_iter
+                    history.append(it, logs)
+                    if verbose:
+                        print(_format(it + 1, self.max_iter, logs), file=out, flush=True)
+                    cbl.on_epoch_end(it, logs)
+                    it += 1
+                    change = abs(f - f_new)
+                    moved = float(np.abs(x_new - x).max())
+                    x, f, g = x_new, f_new, g_new
+                    if gmax <= self.tolerance_grad:
+                        reason, converged = "gradient below tolerance_grad", True
+                    elif change <= self.tolerance_change * max(1.0, abs(f)):
+                        reason, converged = "loss change below tolerance_change", True
+                    elif moved <= self.tolerance_change:
+                        reason, converged = "step below tolerance_change", True
+                    elif model.stop_training:
+                        reason = "stopped by a callback"
+                    elif obj.max_eval is not None and obj.budget() <= 0:
+                        reason = "max_eval reached"
+                    if reason is not None:
+                        break
+            finally:     # leave the model at the last accepted point, whatever happened
+                steps.close()
+                obj.put(accepted)
         cbl.on_train_end({})
         stored = obj.get()
         if not np.array_equal(stored, x):       # a callback (EarlyStopping) restored other weights

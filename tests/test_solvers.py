@@ -376,3 +376,18 @@ def test_refused_models_and_bad_arguments():
     bad.layers[-1].weight[...] = 1e30          # outputs ~1e30: the float32 squared error overflows
     with pytest.raises(FloatingPointError, match="starting weights"):
         solvers.minimize(bad, X, y)
+
+
+def test_an_exception_in_a_callback_leaves_the_last_accepted_weights():
+    X, y = _sin_data(64)
+    m = _mlp(8)
+    seen = []
+
+    def boom(epoch, logs):
+        seen.append(m.params.copy())
+        if epoch == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        solvers.minimize(m, X, y, callbacks=[fnn.callbacks.LambdaCallback(on_epoch_end=boom)])
+    np.testing.assert_array_equal(m.params, seen[-1])
