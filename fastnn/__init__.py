@@ -26,6 +26,8 @@ from .model import Sequential  # noqa: E402
 from .trainer import History  # noqa: E402
 from . import callbacks, metrics, io, schedules, preprocessing, augment  # noqa: E402,F401
 from .io import load, save  # noqa: E402
+from . import solvers, ensemble  # noqa: E402,F401
+from .ensemble import Ensemble  # noqa: E402
 
 __all__ = ["__version__", "show_config", "config", "set_num_threads", "get_num_threads", "set_isa", "get_isa",
            "ops", "init", "losses", "optim", "datasets", "Layer", "Linear", "Dense", "Dropout", "AlphaDropout",
@@ -33,4 +35,5 @@ __all__ = ["__version__", "show_config", "config", "set_num_threads", "get_num_t
            "GlobalAvgPool2d", "BatchNorm1d", "BatchNorm2d", "Activation", "Identity",
            "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "PReLU", "RReLU", "ELU", "SELU", "Softplus", "Softsign",
            "Softmax", "MSELoss", "L1Loss", "HuberLoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "Sequential",
-           "History", "callbacks", "metrics", "io", "schedules", "preprocessing", "augment", "load", "save"]
+           "History", "callbacks", "metrics", "io", "schedules", "preprocessing", "augment", "load", "save",
+           "solvers", "ensemble", "Ensemble"]
