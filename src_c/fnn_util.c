@@ -93,9 +93,12 @@ ptrdiff_t fnn_first_nonfinite(const float *x, ptrdiff_t n, int n_threads) {
    NaN/Inf check costs nothing in the inner loop: it is a look at the sums at the end.  The SIMD paths keep
    the sums of a column chunk in registers over a tile of rows (the tile stays in L2 while the chunks walk
    across it, and each row prefetches its chunk of the row one tile below: the hardware prefetchers do not
-   follow this many strided streams).  Thread blocks are multiples of 32 columns, so each column meets the
-   same code (vector lane or scalar tail) for any thread count: the result does not depend on it. */
+   follow this many strided streams).  Column blocks are multiples of 32 columns, so each column meets the
+   same code (vector lane or scalar tail) in every block. */
 #define MOMENTS_ROW_TILE 32
+#define MOMENTS_ROW_BLOCK 4096
+#define MOMENTS_MAX_ROW_BLOCKS 64
+#define MOMENTS_COL_BLOCK 1024   // a multiple of 32
 
 // s1, s2 (w) += sums over rows [0, n) of columns [j0, j0 + w), plain C (auto-vectorised)
 FNN_INLINE void moments_cols_scalar(double *FNN_RESTRICT s1, double *FNN_RESTRICT s2, const float *x,
@@ -198,32 +201,46 @@ int fnn_col_moments(double *mean, double *var, const float *x, ptrdiff_t n, ptrd
     if (fnn_get_isa() == FNN_ISA_AVX512) fn = moments_avx512;
     else if (fnn_get_isa() == FNN_ISA_AVX2) fn = moments_avx2;
 #endif
-    /* the sums live in mean (s1) and var (s2) until the end; k = the first row */
-    float *k = (float *)malloc((size_t)d * sizeof(float));
-    if (!k) return -1;
+    /* Tasks: fixed blocks of rows (at least MOMENTS_ROW_BLOCK, at most MOMENTS_MAX_ROW_BLOCKS blocks) times
+       fixed blocks of MOMENTS_COL_BLOCK columns, a function of (n, d) only; each row block sums into its own
+       partial sums, added in block order at the end: the same bits for any thread count, and each thread
+       streams whole row segments. */
+    ptrdiff_t rb = (n + MOMENTS_MAX_ROW_BLOCKS - 1) / MOMENTS_MAX_ROW_BLOCKS;
+    if (rb < MOMENTS_ROW_BLOCK) rb = MOMENTS_ROW_BLOCK;
+    const ptrdiff_t nrb = (n + rb - 1) / rb, ncb = (d + MOMENTS_COL_BLOCK - 1) / MOMENTS_COL_BLOCK;
+    float *k = (float *)malloc((size_t)d * sizeof(float));   // the shift: the first row
+    double *part = (double *)calloc((size_t)nrb * 2 * (size_t)d, sizeof(double));
+    if (!k || !part) {
+        free(k);
+        free(part);
+        return -1;
+    }
     memcpy(k, x, (size_t)d * sizeof(float));
-    for (ptrdiff_t j = 0; j < d; j++) { mean[j] = 0.0; var[j] = 0.0; }
     int nt = fnn_threads_for((double)n * (double)d, n_threads);
-    /* column blocks as wide as possible (contiguous row segments, a multiple of 32 columns); the split never
-       changes any column's sums */
-    ptrdiff_t bw = ((d + nt - 1) / nt + 31) & ~(ptrdiff_t)31;
-    const ptrdiff_t nb = (d + bw - 1) / bw;
     (void)nt;
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
 #endif
-    for (ptrdiff_t b = 0; b < nb; b++) {
-        const ptrdiff_t j0 = b * bw, w = d - j0 < bw ? d - j0 : bw;
-        fn(mean + j0, var + j0, x, n, d, j0, w, k + j0);
+    for (ptrdiff_t task = 0; task < nrb * ncb; task++) {
+        const ptrdiff_t r = task / ncb, j0 = (task % ncb) * MOMENTS_COL_BLOCK;
+        const ptrdiff_t i0 = r * rb, rows = n - i0 < rb ? n - i0 : rb;
+        const ptrdiff_t w = d - j0 < MOMENTS_COL_BLOCK ? d - j0 : MOMENTS_COL_BLOCK;
+        double *p1 = part + (size_t)r * 2 * (size_t)d;
+        fn(p1 + j0, p1 + d + j0, x + i0 * d, rows, d, j0, w, k + j0);
     }
     int bad = 0;
     for (ptrdiff_t j = 0; j < d; j++) {
-        const double s1 = mean[j], s2 = var[j];
+        double s1 = 0.0, s2 = 0.0;
+        for (ptrdiff_t r = 0; r < nrb; r++) {
+            s1 += part[(size_t)r * 2 * (size_t)d + (size_t)j];
+            s2 += part[(size_t)r * 2 * (size_t)d + (size_t)d + (size_t)j];
+        }
         if (!(fabs(s1) <= DBL_MAX) || !(s2 <= DBL_MAX)) bad = 1;   // NaN fails both comparisons
         const double m = s1 / (double)n, v = s2 / (double)n - m * m;
         mean[j] = m + (double)k[j];
         var[j] = v > 0.0 ? v : 0.0;
     }
+    free(part);
     free(k);
     return bad;
 }
