@@ -322,6 +322,16 @@ FNN_TARGET_AVX512 static int affine_rows_avx512(float *out, const float *x, cons
                 _mm512_mask_storeu_ps(o, mh, affine16(v, sub, sub_lo, mul, mh));
                 j = head;
             }
+            for (; j + 64 <= d; j += 64) {   // a 256-byte step: 4 lines in flight per iteration
+                const __m512 v0 = _mm512_loadu_ps(r + j), v1 = _mm512_loadu_ps(r + j + 16);
+                const __m512 v2 = _mm512_loadu_ps(r + j + 32), v3 = _mm512_loadu_ps(r + j + 48);
+                any |= (__mmask16)(_mm512_fpclass_ps_mask(v0, 0x99) | _mm512_fpclass_ps_mask(v1, 0x99) |
+                                   _mm512_fpclass_ps_mask(v2, 0x99) | _mm512_fpclass_ps_mask(v3, 0x99));
+                _mm512_stream_ps(o + j, affine16(v0, sub + j, sub_lo + j, mul + j, all));
+                _mm512_stream_ps(o + j + 16, affine16(v1, sub + j + 16, sub_lo + j + 16, mul + j + 16, all));
+                _mm512_stream_ps(o + j + 32, affine16(v2, sub + j + 32, sub_lo + j + 32, mul + j + 32, all));
+                _mm512_stream_ps(o + j + 48, affine16(v3, sub + j + 48, sub_lo + j + 48, mul + j + 48, all));
+            }
             for (; j + 16 <= d; j += 16) {
                 const __m512 v = _mm512_loadu_ps(r + j);
                 any |= _mm512_fpclass_ps_mask(v, 0x99);
