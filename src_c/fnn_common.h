@@ -37,6 +37,24 @@ enum {
     FNN_ERR_NONFINITE = 4 /* loss or gradient became NaN/Inf */
 };
 
+/* Flush-to-zero and denormals-are-zero for the calling thread, between fnn_ftz_enter() and fnn_ftz_leave(old)
+   (which restores the caller's setting).  Subnormal operands or results cost a microcode assist of about a
+   hundred cycles each on x86; optimizer state that decays geometrically (Adam's moments of parameters whose
+   gradients are zero or tiny) drifts into that range within a few hundred steps and slowed the update 5-10x.
+   No effect where there is no MXCSR. */
+#if defined(__SSE2__) || defined(_M_X64)
+#include <xmmintrin.h>
+static inline unsigned fnn_ftz_enter(void) {
+    const unsigned old = _mm_getcsr();
+    _mm_setcsr(old | 0x8040u);   // FTZ (bit 15) | DAZ (bit 6)
+    return old;
+}
+static inline void fnn_ftz_leave(unsigned old) { _mm_setcsr(old); }
+#else
+static inline unsigned fnn_ftz_enter(void) { return 0u; }
+static inline void fnn_ftz_leave(unsigned old) { (void)old; }
+#endif
+
 /* Work (in floating-point operations, roughly) below which a kernel runs on one thread. */
 #define FNN_PAR_MIN_WORK 1048576.0
 

@@ -9,7 +9,9 @@
      ADAM(W)   0: exp_avg, 1: exp_avg_sq, 2: max_exp_avg_sq (amsgrad)
      NADAM     0: exp_avg, 1: exp_avg_sq; scalars->v[0]: the running product of mu_t (0 means "1", not started)
      ADAMAX    0: exp_avg, 1: exp_inf
-   Elementwise, so results do not depend on the thread count; above the work threshold the range is split
+   Run with flush-to-zero / denormals-are-zero (fnn_ftz_enter): state and results below FLT_MIN become 0,
+   which PyTorch's CPU kernels would keep as subnormals (a difference below 1.2e-38 absolute), and which keeps
+   the update at memory speed.  Elementwise, so results do not depend on the thread count; above the work threshold the range is split
    into fixed chunks of FNN_OPT_CHUNK elements shared among threads with schedule(static). */
 #include <math.h>
 
@@ -333,17 +335,26 @@ int fnn_optim_update(float *param, float *state, ptrdiff_t state_stride, fnn_opt
     const ptrdiff_t n_chunks = (n + FNN_OPT_CHUNK - 1) / FNN_OPT_CHUNK;
     if (nt > n_chunks) nt = (int)n_chunks;
     if (nt <= 1) {
+        const unsigned csr = fnn_ftz_enter();
         fn(opt->kind, param, state, grad, opt, &c, n);
+        fnn_ftz_leave(csr);
         return FNN_OK;
     }
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(nt)
-    for (ptrdiff_t k = 0; k < n_chunks; k++) {
-        ptrdiff_t lo = k * FNN_OPT_CHUNK, hi = lo + FNN_OPT_CHUNK < n ? lo + FNN_OPT_CHUNK : n;
-        fn(opt->kind, param + lo, state ? state + lo : NULL, grad + lo, opt, &c, hi - lo);
+#pragma omp parallel num_threads(nt)
+    {
+        const unsigned csr = fnn_ftz_enter();   // each thread has its own MXCSR
+#pragma omp for schedule(static)
+        for (ptrdiff_t k = 0; k < n_chunks; k++) {
+            ptrdiff_t lo = k * FNN_OPT_CHUNK, hi = lo + FNN_OPT_CHUNK < n ? lo + FNN_OPT_CHUNK : n;
+            fn(opt->kind, param + lo, state ? state + lo : NULL, grad + lo, opt, &c, hi - lo);
+        }
+        fnn_ftz_leave(csr);
     }
 #else
+    const unsigned csr = fnn_ftz_enter();
     fn(opt->kind, param, state, grad, opt, &c, n);
+    fnn_ftz_leave(csr);
 #endif
     return FNN_OK;
 }

@@ -368,3 +368,30 @@ def test_switch_optimizer_example_runs():
 
     acc = switch_optimizer.main(["--adam-epochs", "3", "--sgd-epochs", "2"])
     assert acc > 0.8
+
+
+@pytest.mark.parametrize("name,kw", [("Adam", {"lr": 1e-3}), ("SGD", {"lr": 0.1, "momentum": 0.9}),
+                                     ("RMSprop", {"lr": 1e-3, "momentum": 0.5, "centered": True})])
+def test_state_flushes_subnormals_and_caller_keeps_them(name, kw, threads):
+    """The update runs with flush-to-zero: state that decays below FLT_MIN (zero gradients after a first
+    one, or squares of tiny gradients) becomes 0 instead of a subnormal (each one costs ~100 cycles per
+    operation); the caller's own floating-point mode is restored afterwards, on every thread count."""
+    tiny = np.finfo(np.float32).tiny
+    n = 40_000   # above the threading threshold for 2 threads
+    for nt in (1, 2):
+        threads(nt)
+        p = np.ones(n, np.float32)
+        g = np.full(n, 1e-3, np.float32)
+        g[::2] = 1e-21   # squares of these are subnormal in float32
+        opt = _make(name, kw)
+        opt.step(p, g)
+        zero = np.zeros(n, np.float32)
+        for _ in range(1200):   # 0.9 ** 1200 ~ 1e-55: the first moments pass through the subnormal range
+            opt.step(p, zero)
+        state = opt.state_dict()["state"]
+        a = np.abs(np.asarray(state, dtype=np.float32))
+        assert not ((a > 0) & (a < tiny)).any(), "subnormal optimizer state"
+        assert np.isfinite(p).all()
+        # the calling thread still computes subnormals (its MXCSR was restored)
+        x = np.array([tiny], np.float32)
+        assert (x / np.float32(8))[0] > 0
