@@ -68,6 +68,7 @@ IMPLS = ["fastnn", "torch", "sklearn"]
 LR = 0.01
 SEED = 0
 TORCH_OPTIM = "default"  # torch.optim implementation: "default", "foreach" or "fused" (--torch-optim)
+TORCH_FTZ = False  # torch.set_flush_denormal(True) (--torch-flush-denormal)
 
 
 def case_opts(name):
@@ -156,6 +157,8 @@ class TorchTrainer:
 
         torch.set_num_threads(threads)
         torch.manual_seed(SEED)
+        if TORCH_FTZ:
+            torch.set_flush_denormal(True)
         dims, act, loss, _, self.batch, _ = CASES[name]
         o = case_opts(name)
         Act = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "sigmoid": torch.nn.Sigmoid}[act]
@@ -289,6 +292,8 @@ def run_subprocess(impl, cases, threads, args):
         cmd.append("--installed")
     if args.torch_optim != "default":
         cmd += ["--torch-optim", args.torch_optim]
+    if args.torch_flush_denormal:
+        cmd.append("--torch-flush-denormal")
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
     env.pop("FASTNN_NUM_THREADS", None)
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
@@ -355,7 +360,8 @@ def markdown(results, cases, threads_list):
     lines.append(f"Highest 1-minute load average seen during a timed run: {maxload:.2f} on {os.cpu_count()} "
                  "logical CPUs (above the thread count means other processes competed for the cores).")
     if any(case_opts(c)["optimizer"] != "sgd" for c in cases):
-        lines.append(f"PyTorch optimizer implementation: {TORCH_OPTIM} (--torch-optim); scikit-learn: n/a for the "
+        lines.append(f"PyTorch optimizer implementation: {TORCH_OPTIM} (--torch-optim), flush-to-zero "
+                     f"{'on' if TORCH_FTZ else 'off'} (--torch-flush-denormal); scikit-learn: n/a for the "
                      "dropout/Adam cases (its MLP has no dropout).")
     if len(threads_list) > 1 and 1 in threads_list:
         lines += ["", "fastnn, 2 threads vs 1 thread (samples/s ratio; the bar: never below 1.0):", "",
@@ -427,6 +433,8 @@ def main(argv=None):
     ap.add_argument("--installed", action="store_true", help="use the installed fastnn, not an in-place build")
     ap.add_argument("--torch-optim", choices=("default", "foreach", "fused"), default="default",
                     help="torch.optim implementation (default: torch's own choice, the for-loop one on CPU)")
+    ap.add_argument("--torch-flush-denormal", action="store_true",
+                    help="torch.set_flush_denormal(True) (fastnn's optimizer updates always flush subnormals)")
     ap.add_argument("--json", default=None, help="also write the raw results to this file")
     ap.add_argument("--list", action="store_true", help="list the cases and exit")
     ap.add_argument("--overhead", action="store_true", help="fastnn per-step overhead and GEMM shapes")
@@ -434,8 +442,8 @@ def main(argv=None):
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--impl", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    global TORCH_OPTIM
-    TORCH_OPTIM = args.torch_optim
+    global TORCH_OPTIM, TORCH_FTZ
+    TORCH_OPTIM, TORCH_FTZ = args.torch_optim, args.torch_flush_denormal
     args.threads = [int(t) for t in args.threads.split(",")]
     if args.cases:
         args.cases = [c.strip() for c in args.cases.split(",") if c.strip()]

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fnn_dropout.h"
 #include "fnn_engine_internal.h"
 #include "fnn_gemm.h"
 #include "fnn_loss.h"
@@ -210,24 +211,20 @@ static uint64_t layer_seed(const fnn_plan *p, int l) { return p->seed ^ fnn_mix6
 
 static const double ALPHA_DROP_VALUE = -1.7580993408473766; /* -SELU scale * SELU alpha */
 
-/* 1 when element i of a dropout (or DropConnect) mask is kept at `step`. */
-static inline int kept(uint64_t seed, uint64_t step, uint64_t i, float rate) {
-    return fnn_uniform(seed, step, i) >= rate;
-}
-
+/* Dropout and DropConnect masks: element i is kept at `step` when fnn_uniform(seed, step, i) >= rate
+   (fnn_dropout_apply, SIMD). */
 // y (B, D) = dropout_variant(x (B, D)) in training
 static void dropout_forward(float *FNN_RESTRICT y, const float *FNN_RESTRICT x, const fnn_layer_desc *L,
                             uint64_t seed, uint64_t step, ptrdiff_t n) {
     const float rate = L->rate;
     if (L->variant == FNN_DROP_STANDARD) {
-        const float scale = 1.0f / (1.0f - rate);
-        for (ptrdiff_t i = 0; i < n; i++) y[i] = kept(seed, step, (uint64_t)i, rate) ? x[i] * scale : 0.0f;
+        fnn_dropout_apply(y, x, n, seed, step, rate, 1.0f / (1.0f - rate), 0.0f, 0.0f);
     } else if (L->variant == FNN_DROP_ALPHA) {
         const double q = 1.0 - rate;
         const float a = (float)(1.0 / sqrt(q * (1.0 + rate * ALPHA_DROP_VALUE * ALPHA_DROP_VALUE)));
         const float b = (float)(-a * ALPHA_DROP_VALUE * rate);
         const float dropped = (float)(a * ALPHA_DROP_VALUE) + b;
-        for (ptrdiff_t i = 0; i < n; i++) y[i] = kept(seed, step, (uint64_t)i, rate) ? a * x[i] + b : dropped;
+        fnn_dropout_apply(y, x, n, seed, step, rate, a, b, dropped);
     } else {
         for (ptrdiff_t i = 0; i < n; i++) {
             /* Box-Muller on two independent uniforms of the counter stream */
@@ -249,13 +246,12 @@ static void dropout_backward(float *dx, const float *dy, const fnn_layer_desc *L
     float scale = 1.0f / (1.0f - rate);
     if (L->variant == FNN_DROP_ALPHA)
         scale = (float)(1.0 / sqrt((1.0 - rate) * (1.0 + rate * ALPHA_DROP_VALUE * ALPHA_DROP_VALUE)));
-    for (ptrdiff_t i = 0; i < n; i++) dx[i] = kept(seed, step, (uint64_t)i, rate) ? dy[i] * scale : 0.0f;
+    fnn_dropout_apply(dx, dy, n, seed, step, rate, scale, 0.0f, 0.0f);
 }
 
 // wm (O, I) = W (O, I) * mask / (1 - p): the DropConnect weight of this step (wm may alias W)
 static void dropconnect_weight(float *wm, const float *W, float p, uint64_t seed, uint64_t step, ptrdiff_t n) {
-    const float scale = 1.0f / (1.0f - p);
-    for (ptrdiff_t i = 0; i < n; i++) wm[i] = kept(seed, step, (uint64_t)i, p) ? W[i] * scale : 0.0f;
+    fnn_dropout_apply(wm, W, n, seed, step, p, 1.0f / (1.0f - p), 0.0f, 0.0f);
 }
 
 int fnn_forward(const float **result, fnn_workspace *w, const fnn_plan *p, const float *xb, ptrdiff_t B,

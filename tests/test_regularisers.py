@@ -212,3 +212,36 @@ def test_switching_optimizer_keeps_the_random_stream_moving(rng, tmp_path):
     path = tmp_path / "m.npz"
     switched.save(str(path))
     assert fnn.load(str(path)).rng_offset == 4
+
+
+@pytest.mark.parametrize("layer", ["dropout", "alpha", "dropconnect"])
+@pytest.mark.parametrize("rate", [0.2, 0.5, 0.93])
+def test_dropout_masks_identical_on_every_simd_path_and_match_the_generator(layer, rate):
+    """The AVX-512 mask (64-bit lane hashes, integer threshold) draws exactly the scalar mask: outputs of an
+    identity layer followed by the dropout variant are bitwise equal on every path (odd sizes: vector tails),
+    masks change with the step, and the kept fraction follows the rate."""
+    from conftest import available_isas
+
+    d = 37
+    X = np.random.default_rng(7).standard_normal((13, d)).astype(np.float32)
+    old = fnn.get_isa()
+    outs = {}
+    try:
+        for isa in available_isas():
+            fnn.set_isa(isa)
+            if layer == "dropconnect":
+                m = identity_net(d, seed=3, drop_connect=rate)
+            else:
+                m = identity_net(d, fnn.AlphaDropout(rate) if layer == "alpha" else fnn.Dropout(rate), seed=3)
+            outs[isa] = [train_forward(m, X, step=s) for s in (0, 1, 977)]
+    finally:
+        fnn.set_isa(old)
+    for isa, o in outs.items():
+        for a, b in zip(o, outs["generic"]):
+            np.testing.assert_array_equal(a, b, err_msg=isa)
+    o0, o1 = outs["generic"][0], outs["generic"][1]
+    if layer != "alpha":
+        kept0 = o0 != 0
+        assert not np.array_equal(kept0, o1 != 0)
+        np.testing.assert_allclose(o0[kept0], X[kept0] / np.float32(1 - rate), rtol=1e-6)
+        assert abs(kept0.mean() - (1 - rate)) < 4 * np.sqrt(rate * (1 - rate) / kept0.size)
