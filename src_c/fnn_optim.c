@@ -299,10 +299,11 @@ int fnn_optim_update(float *param, float *state, ptrdiff_t state_stride, fnn_opt
     c.omb2 = (float)(1.0 - b2);
     c.first = step == 1;
     range_fn fn = pick();
-    /* Memory-bound (16-28 bytes per parameter, about a nanosecond each from L3): a thread pays for its
-       fork/join from about 32k parameters, so the work is counted as 32 units per parameter against
-       FNN_PAR_MIN_WORK (1M). */
-    double work = 32.0 * (double)n;
+    /* Memory-bound (16-28 bytes per parameter, about a nanosecond each from L3): a second thread pays for
+       its fork/join from a few tens of thousands of parameters; counted as 16 units per parameter against
+       FNN_PAR_MIN_WORK (1M), teams start at 64k parameters, which keeps the 10-100 us steps of small
+       networks (784-100-10: 80k parameters) on one thread. */
+    double work = 16.0 * (double)n;
     switch (opt->kind) {
     case FNN_OPT_SGD: break;
     case FNN_OPT_ADAGRAD:
