@@ -108,7 +108,7 @@ def read_idx(path):
 
 def _atomic_write(path, write):
     """Atomic write (temp file, flush, fsync, rename): the one in fastnn.io."""
-    from .io import atomic_write
+    from ..io import atomic_write
 
     atomic_write(path, write)
 
