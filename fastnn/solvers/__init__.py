@@ -32,11 +32,11 @@ import time
 
 import numpy as np
 
-from . import callbacks as _cbs
-from . import losses as _losses
-from . import metrics as _metrics
-from ._config import get_num_threads
-from ._ext import _core
+from .. import callbacks as _cbs
+from .. import losses as _losses
+from .. import metrics as _metrics
+from .._config import get_num_threads
+from .._ext import _core
 
 __all__ = ["Solver", "LBFGS", "ConjugateGradient", "CG", "LevenbergMarquardt", "LM", "SolverResult",
            "LineSearchResult", "line_search", "jacobian", "minimize", "get"]
@@ -74,8 +74,8 @@ def _float(who, name, v, lower=0.0, upper=None, strict=False, upper_strict=False
 # ----------------------------------------------------------------------------------------------------------
 
 def _check_model(model, who):
-    from .conv import _BatchNorm
-    from .model import Sequential
+    from ..conv import _BatchNorm
+    from ..model import Sequential
 
     if not isinstance(model, Sequential):
         raise TypeError(f"{who}: model must be a fastnn Sequential, got {type(model).__name__}")
@@ -373,8 +373,8 @@ class Solver:
         one line per iteration and a final line with the reason; ``batch_size`` (default None: all rows as
         one batch) splits each evaluation into row chunks (to bound memory; the result is the same mean).
         Returns a ``SolverResult``."""
-        from . import trainer
-        from .model import _as_inputs
+        from .. import trainer
+        from ..model import _as_inputs
 
         who = f"{type(self).__name__}.minimize"
         _check_model(model, who)
@@ -674,7 +674,7 @@ def jacobian(model, X):
     the C engine: ``(outputs, J)`` with outputs float32 (N, D) and J float64 (N*D, P), row ``i*D + j`` =
     d outputs[i, j] / d parameters, columns in ``model.parameters()`` order (the flat buffer's).  Costs N*D
     one-row gradient evaluations; meant for small networks (Levenberg-Marquardt, sensitivity analysis)."""
-    from .model import _as_inputs
+    from ..model import _as_inputs
 
     _check_model(model, "jacobian")
     X = _as_inputs(X, model.in_dim, input_shape=model.input_shape)
