@@ -142,7 +142,7 @@ def test_bad_arguments(tmp_path):
 
 
 def test_many_blocks(tmp_path, monkeypatch):
-    monkeypatch.setattr(datasets, "_CSV_BLOCK", 5)
+    monkeypatch.setattr(datasets._tabular, "_CSV_BLOCK", 5)  # load_csv reads it from its own module
     rng = np.random.default_rng(0)
     data = np.round(rng.standard_normal((23, 3)), 4)
     labels = rng.integers(0, 3, 23)
