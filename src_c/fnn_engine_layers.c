@@ -27,6 +27,21 @@ ptrdiff_t fnn_layer_weight_rows(const fnn_layer_desc *L) {
 
 static ptrdiff_t dim_of(const fnn_plan *p, int src) { return src >= 0 ? p->layers[src].out_dim : p->in_dim; }
 
+/* 1 when Linear layer l takes the ReLU of layer l + 1 into its GEMM epilogue: l + 1 is a ReLU reading l, and
+   no other layer reads l.  The ReLU's output then aliases the Linear's (the Linear's pre-activation values
+   are never needed: its backward reads its input, and the ReLU's backward mask x > 0 is the same on
+   relu(x)). */
+static int relu_fused(const fnn_plan *p, int l) {
+    if (l < 0 || l + 1 >= p->n_layers || p->layers[l].kind != FNN_LAYER_LINEAR) return 0;
+    const fnn_layer_desc *A = &p->layers[l + 1];
+    if (A->kind != FNN_LAYER_ACT || A->act.kind != FNN_ACT_RELU || A->src != l) return 0;
+    for (int j = l + 2; j < p->n_layers; j++) {
+        const fnn_layer_desc *D = &p->layers[j];
+        if (D->src == l || (D->kind == FNN_LAYER_ADD && D->src2 == l)) return 0;
+    }
+    return 1;
+}
+
 static ptrdiff_t conv_ws_floats(const fnn_plan *p, ptrdiff_t B, int nt) {
     ptrdiff_t m = 0;
     for (int l = 0; l < p->n_layers; l++) {
@@ -84,6 +99,8 @@ int fnn_ws_alloc(fnn_workspace *w, const fnn_plan *p, ptrdiff_t max_batch, int t
         if (is_dropconnect(D)) { w->wdc[l] = f; f += round16(D->out_dim * D->in_dim); }
         if (D->kind == FNN_LAYER_BATCHNORM) { w->stat[l] = f; f += round16(2 * D->bn_c); }
     }
+    for (int l = 0; l + 1 < L; l++)
+        if (relu_fused(p, l)) w->out[l + 1] = w->out[l];   // the ReLU runs in the Linear's GEMM epilogue
     if (training) {
         w->tmp = f; f += round16(B * wmax);
         w->first = (unsigned char *)f;
@@ -184,14 +201,6 @@ int fnn_plan_check(const fnn_plan *p) {
     return FNN_OK;
 }
 
-// out (B, D) += bias (D) broadcast over rows
-static void add_bias(float *FNN_RESTRICT out, const float *FNN_RESTRICT bias, ptrdiff_t B, ptrdiff_t D) {
-    for (ptrdiff_t i = 0; i < B; i++) {
-        float *o = out + i * D;
-        for (ptrdiff_t j = 0; j < D; j++) o[j] += bias[j];
-    }
-}
-
 // db (D) = sum over rows of dy (B, D), rows summed in order (thread-count independent)
 static void bias_grad(float *FNN_RESTRICT db, const float *FNN_RESTRICT dy, ptrdiff_t B, ptrdiff_t D) {
     memset(db, 0, (size_t)D * sizeof(float));
@@ -268,13 +277,14 @@ int fnn_forward(const float **result, fnn_workspace *w, const fnn_plan *p, const
                 dropconnect_weight(w->wdc[l], W, L->drop_connect, layer_seed(p, l), step, L->out_dim * L->in_dim);
                 W = w->wdc[l];
             }
-            // out (B, O) = in (B, I) @ W (O, I)^T + b (O)
-            st = fnn_sgemm(0, 1, B, L->out_dim, L->in_dim, 1.0f, in, L->in_dim, W, L->in_dim, 0.0f, out,
-                           L->out_dim, nt);
-            if (!st && L->b_off >= 0) add_bias(out, p->params + L->b_off, B, L->out_dim);
+            // out (B, O) = in (B, I) @ W (O, I)^T + b (O), the bias (and a following ReLU) in the GEMM epilogue
+            const fnn_gemm_epilogue ep = {L->b_off >= 0 ? p->params + L->b_off : NULL, relu_fused(p, l)};
+            st = fnn_sgemm_ep(0, 1, B, L->out_dim, L->in_dim, 1.0f, in, L->in_dim, W, L->in_dim, 0.0f, out,
+                              L->out_dim, &ep, nt);
             break;
         }
         case FNN_LAYER_ACT:
+            if (relu_fused(p, l - 1)) break;   // computed by layer l - 1's GEMM into the same buffer
             st = fnn_act_forward(out, training && w->rs ? w->rs[l] : NULL, in, &L->act,
                                  L->slope_off >= 0 ? p->params + L->slope_off : NULL, p->seed, step,
                                  training, B, L->out_dim, nt);

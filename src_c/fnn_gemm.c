@@ -67,6 +67,7 @@ typedef struct {
     const float *a, *b;
     float *c, *bbuf;   /* packed B: two buffers of bsize floats when threaded (blocks alternate) */
     size_t bsize;
+    const fnn_gemm_epilogue *ep;  /* applied to each C tile after the last K block, or NULL */
 } gemm_ctx;
 
 /* Pack panels [lo, hi) of the B block (rows pc.., columns jc..) into bb; direct mode packs only the partial
@@ -149,6 +150,7 @@ static void compute_block(const gemm_ctx *x, const float *bb, ptrdiff_t jc, ptrd
             fnn_ukr_t uk = ukr;
             if (2 * nr <= NR && ar->ukr_col_half) uk = ukr == ar->ukr_col ? ar->ukr_col_half : ar->ukr_row_half;
             uk(kcur, ap, sa, bp, rsb, x->c + i0 * x->ldc + j0, x->ldc, x->alpha, beta, mr, nr);
+            if (x->ep && pc + kcur == x->k) fnn_gemm_tile_epilogue(x->c + i0 * x->ldc + j0, x->ldc, mr, nr, j0, x->ep);
         }
     }
 }
@@ -217,22 +219,44 @@ static int grid_rows(ptrdiff_t n_ir, ptrdiff_t n_jr, int nt) {
     return best;
 }
 
+// c (rows, cols) at column j0 of C: += bias[j0..], then ReLU
+void fnn_gemm_tile_epilogue(float *c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t j0,
+                            const fnn_gemm_epilogue *ep) {
+    const float *bias = ep->bias ? ep->bias + j0 : NULL;
+    for (ptrdiff_t i = 0; i < rows; i++) {
+        float *FNN_RESTRICT ci = c + i * ldc;
+        if (bias)
+            for (ptrdiff_t j = 0; j < cols; j++) ci[j] += bias[j];
+        if (ep->relu)
+            for (ptrdiff_t j = 0; j < cols; j++) ci[j] = ci[j] > 0.0f ? ci[j] : 0.0f;
+    }
+}
+
 // c (M,N) = alpha * op(a) (M,K) @ op(b) (K,N) + beta * c
 int fnn_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
               const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta,
               float *c, ptrdiff_t ldc, int n_threads) {
+    return fnn_sgemm_ep(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, NULL, n_threads);
+}
+
+// c (M,N) = epilogue(alpha * op(a) (M,K) @ op(b) (K,N) + beta * c)
+int fnn_sgemm_ep(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
+                 const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta,
+                 float *c, ptrdiff_t ldc, const fnn_gemm_epilogue *ep, int n_threads) {
     if (m < 0 || n < 0 || k < 0) return FNN_ERR_ARG;
     if (m == 0 || n == 0) return FNN_OK;
     if (!c || ldc < n) return FNN_ERR_ARG;
+    if (ep && !ep->bias && !ep->relu) ep = NULL;
     if (k == 0 || alpha == 0.0f) {
         scale_c(m, n, beta, c, ldc);
+        if (ep) fnn_gemm_tile_epilogue(c, ldc, m, n, 0, ep);
         return FNN_OK;
     }
     if (!a || !b || lda < (trans_a ? m : k) || ldb < (trans_b ? k : n)) return FNN_ERR_ARG;
 
     const int isa = fnn_get_isa();
     if (isa == FNN_ISA_AVX512 &&
-        fnn_gemm_small_avx512(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, n_threads))
+        fnn_gemm_small_avx512(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ep, n_threads))
         return FNN_OK;
 
     gemm_ctx x;
@@ -246,7 +270,7 @@ int fnn_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, f
     x.trans_a = trans_a != 0;
     x.trans_b = trans_b != 0;
     x.m = m; x.n = n; x.k = k; x.lda = lda; x.ldb = ldb; x.ldc = ldc;
-    x.alpha = alpha; x.beta = beta; x.a = a; x.b = b; x.c = c;
+    x.alpha = alpha; x.beta = beta; x.a = a; x.b = b; x.c = c; x.ep = ep;
     x.b_direct = !x.trans_b && m <= GEMM_B_DIRECT_MAX_M;
     x.a_direct = n <= GEMM_A_DIRECT_MAX_N;
 

@@ -13,6 +13,23 @@ int fnn_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, f
               const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta,
               float *c, ptrdiff_t ldc, int n_threads);
 
+/* An epilogue applied to each C tile right after its last K block, while the tile is in L1 (no extra pass
+   over C): c[i, j] += bias[j] (bias may be NULL), then c = c > 0 ? c : 0 when relu.  The result is bitwise
+   what the GEMM followed by those two elementwise passes gives. */
+typedef struct {
+    const float *bias;
+    int relu;
+} fnn_gemm_epilogue;
+
+/* fnn_sgemm with an epilogue (ep may be NULL). */
+int fnn_sgemm_ep(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
+                 const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta,
+                 float *c, ptrdiff_t ldc, const fnn_gemm_epilogue *ep, int n_threads);
+
+/* The epilogue on the tile c (rows, cols) whose first column is column j0 of C (bias read from j0). */
+void fnn_gemm_tile_epilogue(float *c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t j0,
+                            const fnn_gemm_epilogue *ep);
+
 /* The plain triple loop the tests compare against (same contract, one thread). */
 int fnn_sgemm_naive(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
                     const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta,

@@ -4,6 +4,7 @@
 #define FNN_GEMM_KERNELS_H
 
 #include "fnn_common.h"
+#include "fnn_gemm.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define FNN_GEMM_X86 1
@@ -62,7 +63,7 @@ void fnn_gemm_pack_b(float *FNN_RESTRICT dst, const float *FNN_RESTRICT b, ptrdi
    not one it takes (the caller then runs the packed driver). */
 int fnn_gemm_small_avx512(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
                           const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta, float *c,
-                          ptrdiff_t ldc, int n_threads);
+                          ptrdiff_t ldc, const fnn_gemm_epilogue *ep, int n_threads);
 
 /* Per-ISA descriptors (each file compiles everywhere; SIMD ones fall back to generic off x86). */
 const fnn_gemm_arch_t *fnn_gemm_arch_generic(void);

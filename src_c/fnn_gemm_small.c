@@ -111,6 +111,7 @@ typedef struct {
     float alpha, beta;
     int ra, rb, f;          /* tile rows/columns; rows path: column form A (f = 1) */
     ptrdiff_t ti, tj;       /* tiles along M and along N */
+    const fnn_gemm_epilogue *ep;  /* applied to each tile once computed (K is never split), or NULL */
 } small_ctx;
 
 static FNN_TARGET_AVX512 void dot_tiles(const small_ctx *x, ptrdiff_t lo, ptrdiff_t hi) {
@@ -120,6 +121,7 @@ static FNN_TARGET_AVX512 void dot_tiles(const small_ctx *x, ptrdiff_t lo, ptrdif
         int ma = (int)(x->m - i0 < x->ra ? x->m - i0 : x->ra), nb = (int)(x->n - j0 < x->rb ? x->n - j0 : x->rb);
         f(x->k, x->a + i0 * x->lda, x->lda, x->b + j0 * x->ldb, x->ldb, x->c + i0 * x->ldc + j0, x->ldc,
           x->alpha, x->beta, ma, nb);
+        if (x->ep) fnn_gemm_tile_epilogue(x->c + i0 * x->ldc + j0, x->ldc, ma, nb, j0, x->ep);
     }
 }
 
@@ -211,6 +213,7 @@ static void rows_tiles(const small_ctx *x, ptrdiff_t lo, ptrdiff_t hi) {
         const float *a = x->f ? x->a + i0 : x->a + i0 * x->lda;
         rows_tab[x->f][ri][v - 1](x->k, a, x->lda, x->b + j0, x->ldb, x->c + i0 * x->ldc + j0, x->ldc, x->alpha,
                                   x->beta, tail_mask(w - 16 * (v - 1)));
+        if (x->ep) fnn_gemm_tile_epilogue(x->c + i0 * x->ldc + j0, x->ldc, r, w, j0, x->ep);
     }
 }
 
@@ -252,8 +255,8 @@ static float *bt_scratch(size_t n) {
 // c (M,N) = alpha * op(a) (M,K) @ op(b) (K,N) + beta * c, for the shapes above; returns 0 when not taken
 int fnn_gemm_small_avx512(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
                           const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta, float *c,
-                          ptrdiff_t ldc, int n_threads) {
-    small_ctx x = {m, n, k, lda, ldb, ldc, a, b, c, alpha, beta, 0, 0, 0, 0, 0};
+                          ptrdiff_t ldc, const fnn_gemm_epilogue *ep, int n_threads) {
+    small_ctx x = {m, n, k, lda, ldb, ldc, a, b, c, alpha, beta, 0, 0, 0, 0, 0, ep};
     int dot;
     float *bt = NULL;                 /* b^T transposed into the caller's scratch (K x ldt), inside the team */
     const float *bsrc = b;
@@ -324,9 +327,9 @@ int fnn_gemm_small_avx512(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, pt
 #else
 int fnn_gemm_small_avx512(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
                           const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta, float *c,
-                          ptrdiff_t ldc, int n_threads) {
+                          ptrdiff_t ldc, const fnn_gemm_epilogue *ep, int n_threads) {
     (void)trans_a; (void)trans_b; (void)m; (void)n; (void)k; (void)alpha; (void)a; (void)lda; (void)b;
-    (void)ldb; (void)beta; (void)c; (void)ldc; (void)n_threads;
+    (void)ldb; (void)beta; (void)c; (void)ldc; (void)ep; (void)n_threads;
     return 0;
 }
 #endif

@@ -250,3 +250,48 @@ def test_small_paths_threads_bitwise(rng, m, k, n, ta, tb):
     finally:
         fastnn.set_num_threads(old)
     assert np.array_equal(c1, c2)
+
+
+# -- the GEMM epilogue (bias per column, then ReLU) applied per tile inside the multiply --------------------
+
+
+@pytest.mark.parametrize("isa", available_isas())
+@pytest.mark.parametrize("m,k,n", [(1, 1, 1), (3, 5, 7), (10, 784, 100), (64, 784, 256), (64, 100, 10),
+                                   (37, 129, 53), (200, 300, 97), (700, 64, 500)])
+@pytest.mark.parametrize("trans_a,trans_b", [(False, True), (False, False), (True, False)])
+def test_epilogue_bias_relu_equals_separate_passes(isa, m, k, n, trans_a, trans_b, threads):
+    """Every path (dot, rows, transposed-B rows, packed; every ISA; 1 and 2 threads): the fused epilogue
+    gives bitwise the GEMM followed by a bias pass and a ReLU pass."""
+    old = fastnn.get_isa()
+    fastnn.set_isa(isa)
+    try:
+        rng = np.random.default_rng(m * 7 + k * 3 + n)
+        a = rng.standard_normal((k, m) if trans_a else (m, k)).astype(np.float32)
+        b = rng.standard_normal((n, k) if trans_b else (k, n)).astype(np.float32)
+        bias = rng.standard_normal(n).astype(np.float32)
+        for nt in (1, 2):
+            threads(nt)
+            plain = np.full((m, n), np.nan, np.float32)
+            _core.sgemm(a, b, plain, 1.0, 0.0, trans_a, trans_b, nt)
+            want_b = plain + bias
+            want = np.where(want_b > 0, want_b, np.float32(0))
+            got = np.full((m, n), np.nan, np.float32)
+            _core.sgemm(a, b, got, 1.0, 0.0, trans_a, trans_b, nt, bias=bias, relu=True)
+            np.testing.assert_array_equal(got, want)
+            got_b = np.full((m, n), np.nan, np.float32)
+            _core.sgemm(a, b, got_b, 1.0, 0.0, trans_a, trans_b, nt, bias=bias)
+            np.testing.assert_array_equal(got_b, want_b)
+            ref = (a.T if trans_a else a).astype(np.float64) @ (b.T if trans_b else b).astype(np.float64) + bias
+            np.testing.assert_allclose(got_b, ref, rtol=1e-4, atol=1e-4 * np.sqrt(k))
+    finally:
+        fastnn.set_isa(old)
+
+
+def test_epilogue_argument_errors():
+    a = np.ones((4, 3), np.float32)
+    b = np.ones((3, 5), np.float32)
+    c = np.zeros((4, 5), np.float32)
+    with pytest.raises(ValueError, match="bias has 4 entries, c has 5 columns"):
+        _core.sgemm(a, b, c, 1.0, 0.0, False, False, 1, bias=np.ones(4, np.float32))
+    with pytest.raises(ValueError, match="naive"):
+        _core.sgemm(a, b, c, 1.0, 0.0, False, False, 1, naive=True, relu=True)

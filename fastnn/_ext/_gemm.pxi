@@ -19,10 +19,12 @@ cdef inline Py_ssize_t _ld(const float[:, :] x, str name) except -1:
 
 
 def sgemm(const float[:, :] a, const float[:, :] b, float[:, :] c, float alpha, float beta,
-          bint trans_a, bint trans_b, int n_threads, bint naive=False):
+          bint trans_a, bint trans_b, int n_threads, bint naive=False, bias=None, bint relu=False):
     """c = alpha * op(a) @ op(b) + beta * c in place (float32, unit column stride, any row stride >= width).
 
-    Checks shapes and raises ValueError naming the argument; the GIL is released around the kernel."""
+    ``bias`` (float32 (N,)) and ``relu``: the GEMM epilogue (c += bias per column, then ReLU), applied per
+    tile inside the multiply (not with ``naive``).  Checks shapes and raises ValueError naming the argument;
+    the GIL is released around the kernel."""
     cdef Py_ssize_t m = c.shape[0], n = c.shape[1]
     cdef Py_ssize_t am = a.shape[1] if trans_a else a.shape[0]
     cdef Py_ssize_t k = a.shape[0] if trans_a else a.shape[1]
@@ -40,6 +42,22 @@ def sgemm(const float[:, :] a, const float[:, :] b, float[:, :] c, float alpha, 
     cdef const float *pb = &b[0, 0] if b.shape[0] * b.shape[1] else NULL
     cdef float *pc = &c[0, 0] if m * n else NULL
     cdef int st
+    cdef fnn_gemm_epilogue ep
+    cdef const float[::1] bv
+    if bias is not None or relu:
+        if naive:
+            raise ValueError("gemm: the epilogue (bias, relu) is not part of the naive kernel")
+        ep.bias = NULL
+        ep.relu = relu
+        if bias is not None:
+            bv = bias
+            if bv.shape[0] != n:
+                raise ValueError(f"gemm: bias has {bv.shape[0]} entries, c has {n} columns")
+            ep.bias = &bv[0] if n else NULL
+        with nogil:
+            st = fnn_sgemm_ep(trans_a, trans_b, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, &ep, n_threads)
+        check_status(st, "gemm")
+        return
     if m * n * k <= 32768:  # tiny: the GIL round trip costs more than the multiply
         if naive:
             st = fnn_sgemm_naive(trans_a, trans_b, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc)
