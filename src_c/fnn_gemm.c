@@ -222,13 +222,19 @@ static int grid_rows(ptrdiff_t n_ir, ptrdiff_t n_jr, int nt) {
 // c (rows, cols) at column j0 of C: += bias[j0..], then ReLU
 void fnn_gemm_tile_epilogue(float *c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t j0,
                             const fnn_gemm_epilogue *ep) {
-    const float *bias = ep->bias ? ep->bias + j0 : NULL;
+    const float *FNN_RESTRICT bias = ep->bias ? ep->bias + j0 : NULL;
     for (ptrdiff_t i = 0; i < rows; i++) {
         float *FNN_RESTRICT ci = c + i * ldc;
-        if (bias)
+        if (bias && ep->relu) {   // one pass: the sum is rounded to float before the comparison, as apart
+            for (ptrdiff_t j = 0; j < cols; j++) {
+                const float v = ci[j] + bias[j];
+                ci[j] = v > 0.0f ? v : 0.0f;
+            }
+        } else if (bias) {
             for (ptrdiff_t j = 0; j < cols; j++) ci[j] += bias[j];
-        if (ep->relu)
+        } else {
             for (ptrdiff_t j = 0; j < cols; j++) ci[j] = ci[j] > 0.0f ? ci[j] : 0.0f;
+        }
     }
 }
 
