@@ -30,7 +30,7 @@ static ptrdiff_t dim_of(const fnn_plan *p, int src) { return src >= 0 ? p->layer
 /* 1 when Linear layer l takes the ReLU of layer l + 1 into its GEMM epilogue: l + 1 is a ReLU reading l, and
    no other layer reads l.  The ReLU's output then aliases the Linear's (the Linear's pre-activation values
    are never needed: its backward reads its input, and the ReLU's backward mask x > 0 is the same on
-   relu(x)). */
+   relu(x)).  Decided once per workspace: the aliased output buffers are what the forward pass reads. */
 static int relu_fused(const fnn_plan *p, int l) {
     if (l < 0 || l + 1 >= p->n_layers || p->layers[l].kind != FNN_LAYER_LINEAR) return 0;
     const fnn_layer_desc *A = &p->layers[l + 1];
@@ -278,13 +278,14 @@ int fnn_forward(const float **result, fnn_workspace *w, const fnn_plan *p, const
                 W = w->wdc[l];
             }
             // out (B, O) = in (B, I) @ W (O, I)^T + b (O), the bias (and a following ReLU) in the GEMM epilogue
-            const fnn_gemm_epilogue ep = {L->b_off >= 0 ? p->params + L->b_off : NULL, relu_fused(p, l)};
+            const int relu = l + 1 < p->n_layers && w->out[l + 1] == out;   // aliased: relu_fused
+            const fnn_gemm_epilogue ep = {L->b_off >= 0 ? p->params + L->b_off : NULL, relu};
             st = fnn_sgemm_ep(0, 1, B, L->out_dim, L->in_dim, 1.0f, in, L->in_dim, W, L->in_dim, 0.0f, out,
                               L->out_dim, &ep, nt);
             break;
         }
         case FNN_LAYER_ACT:
-            if (relu_fused(p, l - 1)) break;   // computed by layer l - 1's GEMM into the same buffer
+            if (l > 0 && out == w->out[l - 1]) break;   // relu_fused: layer l - 1's GEMM computed it
             st = fnn_act_forward(out, training && w->rs ? w->rs[l] : NULL, in, &L->act,
                                  L->slope_off >= 0 ? p->params + L->slope_off : NULL, p->seed, step,
                                  training, B, L->out_dim, nt);

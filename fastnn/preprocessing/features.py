@@ -92,7 +92,7 @@ class Standardize(Transformer):
         self._check_width(X2.shape[1], shape, "transform", self.n_features_in_)
         out2 = None if out is None else _out_rows(out, shape, "Standardize.transform")
         m, inv = self._mean_f, self._inv_f
-        if X2.dtype == np.float32 and X2.flags.c_contiguous and X2.shape[0] > 0:
+        if _fast(X2, None):   # per-channel statistics are already spread over the features here
             from .._config import get_num_threads
             from .._ext import _core
 

@@ -13,11 +13,24 @@ def _first_step(g, lr):
     return lr * min(1.0, 1.0 / float(np.abs(g).sum()))
 
 
+class _LineSearchSolver(Solver):
+    """The options both line-search solvers take: ``lr`` (the first trial step's scale), the Wolfe constants
+    ``c1`` < ``c2`` and ``max_ls`` (evaluations per line search), validated once here."""
+
+    def __init__(self, lr, c1, c2, max_ls, max_iter, max_eval, tolerance_grad, tolerance_change):
+        super().__init__(max_iter, max_eval, tolerance_grad, tolerance_change)
+        who = type(self).__name__
+        self.lr = _float(who, "lr", lr, strict=True)
+        self.c1 = _float(who, "c1", c1, 0.0, 1.0, strict=True, upper_strict=True)
+        self.c2 = _float(who, "c2", c2, self.c1, 1.0, strict=True, upper_strict=True)
+        self.max_ls = _int(who, "max_ls", max_ls)
+
+
 # ----------------------------------------------------------------------------------------------------------
 # L-BFGS
 # ----------------------------------------------------------------------------------------------------------
 
-class LBFGS(Solver):
+class LBFGS(_LineSearchSolver):
     """Limited-memory BFGS with a strong-Wolfe line search (cubic interpolation).
 
     ``history_size`` (default 10, scipy's m): curvature pairs kept; ``lr`` (default 1): the trial step of
@@ -31,13 +44,8 @@ class LBFGS(Solver):
 
     def __init__(self, history_size=10, lr=1.0, max_iter=100, max_eval=None, tolerance_grad=1e-7,
                  tolerance_change=1e-9, c1=1e-4, c2=0.9, max_ls=25):
-        super().__init__(max_iter, max_eval, tolerance_grad, tolerance_change)
-        who = type(self).__name__
-        self.history_size = _int(who, "history_size", history_size)
-        self.lr = _float(who, "lr", lr, strict=True)
-        self.c1 = _float(who, "c1", c1, 0.0, 1.0, strict=True, upper_strict=True)
-        self.c2 = _float(who, "c2", c2, self.c1, 1.0, strict=True, upper_strict=True)
-        self.max_ls = _int(who, "max_ls", max_ls)
+        self.history_size = _int(type(self).__name__, "history_size", history_size)
+        super().__init__(lr, c1, c2, max_ls, max_iter, max_eval, tolerance_grad, tolerance_change)
 
     def _options(self):
         return dict(super()._options(), history_size=self.history_size, lr=self.lr, c1=self.c1, c2=self.c2,
@@ -93,7 +101,7 @@ class LBFGS(Solver):
 # nonlinear conjugate gradient
 # ----------------------------------------------------------------------------------------------------------
 
-class ConjugateGradient(Solver):
+class ConjugateGradient(_LineSearchSolver):
     """Nonlinear conjugate gradient, Polak-Ribiere+ (beta = max(0, g.(g - g_prev) / |g_prev|^2)), with the
     strong-Wolfe line search.  Restarts from steepest descent automatically when beta <= 0, when successive
     gradients are far from orthogonal (Powell: |g.g_prev| >= 0.2 |g|^2), every ``restart`` iterations
@@ -106,13 +114,8 @@ class ConjugateGradient(Solver):
 
     def __init__(self, lr=1.0, restart=None, max_iter=100, max_eval=None, tolerance_grad=1e-7,
                  tolerance_change=1e-9, c1=1e-4, c2=0.1, max_ls=25):
-        super().__init__(max_iter, max_eval, tolerance_grad, tolerance_change)
-        who = type(self).__name__
-        self.lr = _float(who, "lr", lr, strict=True)
-        self.restart = _int(who, "restart", restart, none=True)
-        self.c1 = _float(who, "c1", c1, 0.0, 1.0, strict=True, upper_strict=True)
-        self.c2 = _float(who, "c2", c2, self.c1, 1.0, strict=True, upper_strict=True)
-        self.max_ls = _int(who, "max_ls", max_ls)
+        super().__init__(lr, c1, c2, max_ls, max_iter, max_eval, tolerance_grad, tolerance_change)
+        self.restart = _int(type(self).__name__, "restart", restart, none=True)
 
     def _options(self):
         return dict(super()._options(), lr=self.lr, restart=self.restart, c1=self.c1, c2=self.c2,
