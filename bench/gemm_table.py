@@ -89,8 +89,15 @@ def _sample(fn, reps):
     return (time.perf_counter() - t0) / reps
 
 
+# With several threads, each library's idle workers spin for a while after a call (OpenBLAS: about 2^28 cycles,
+# ~0.1 s; libgomp: far less) and steal a core from the other library's next sample: a 2-thread sample measured
+# right after the other library's ran at 0.5-0.9x its speed alone.  So each sample starts after this pause.
+SETTLE_S = 0.15
+
+
 def measure(shape, threads, min_time, samples, rng):
-    """Best-of-`samples` seconds per call for fastnn and numpy, samples interleaved so both see the same noise."""
+    """Best-of-`samples` seconds per call for fastnn and numpy, samples interleaved so both see the same noise
+    (with a pause before each multi-threaded sample, so that neither runs against the other's spinning threads)."""
     m, k, n, ta, tb = shape
     a = rng.standard_normal((k, m) if ta else (m, k)).astype(np.float32)
     b = rng.standard_normal((n, k) if tb else (k, n)).astype(np.float32)
@@ -106,10 +113,13 @@ def measure(shape, threads, min_time, samples, rng):
 
     limits = threadpool_limits(limits=threads, user_api="blas") if threadpool_limits else None
     try:
+        settle = SETTLE_S if threads > 1 else 0.0
         rf, rn = _reps(f_fast, min_time), _reps(f_numpy, min_time)
         t_f = t_n = float("inf")
         for _ in range(samples):
+            time.sleep(settle)
             t_f = min(t_f, _sample(f_fast, rf))
+            time.sleep(settle)
             t_n = min(t_n, _sample(f_numpy, rn))
     finally:
         if limits is not None:
