@@ -84,65 +84,6 @@ void fnn_conv_valid_range(ptrdiff_t *lo, ptrdiff_t *hi, ptrdiff_t off, ptrdiff_t
     *hi = b;
 }
 
-// col (C*KH*KW, OH*OW) = im2col(x (C,H,W)), zero where the window reads padding
-static void im2col(float *FNN_RESTRICT col, const float *FNN_RESTRICT x, const fnn_conv_shape *s) {
-    const ptrdiff_t H = s->H, W = s->W, OH = s->OH, OW = s->OW, SW = s->SW;
-    for (ptrdiff_t c = 0; c < s->C; c++) {
-        const float *xc = x + c * H * W;
-        for (ptrdiff_t kh = 0; kh < s->KH; kh++) {
-            for (ptrdiff_t kw = 0; kw < s->KW; kw++) {
-                float *dst = col + ((c * s->KH + kh) * s->KW + kw) * OH * OW;
-                ptrdiff_t off = kw * s->DW - s->PW, lo, hi;
-                fnn_conv_valid_range(&lo, &hi, off, SW, W, OW);
-                for (ptrdiff_t oh = 0; oh < OH; oh++) {
-                    ptrdiff_t ih = oh * s->SH - s->PH + kh * s->DH;
-                    float *d = dst + oh * OW;
-                    if (ih < 0 || ih >= H) {
-                        memset(d, 0, (size_t)OW * sizeof(float));
-                        continue;
-                    }
-                    const float *xr = xc + ih * W + off;
-                    for (ptrdiff_t ow = 0; ow < lo; ow++) d[ow] = 0.0f;
-                    if (SW == 1) {
-                        if (hi > lo) memcpy(d + lo, xr + lo, (size_t)(hi - lo) * sizeof(float));
-                    } else {
-                        for (ptrdiff_t ow = lo; ow < hi; ow++) d[ow] = xr[ow * SW];
-                    }
-                    for (ptrdiff_t ow = hi; ow < OW; ow++) d[ow] = 0.0f;
-                }
-            }
-        }
-    }
-}
-
-// dx (C,H,W) = col2im(col (C*KH*KW, OH*OW)): overwrites dx, adds overlapping windows (one sample, one thread)
-static void col2im(float *FNN_RESTRICT dx, const float *FNN_RESTRICT col, const fnn_conv_shape *s) {
-    const ptrdiff_t H = s->H, W = s->W, OH = s->OH, OW = s->OW, SW = s->SW;
-    memset(dx, 0, (size_t)(s->C * H * W) * sizeof(float));
-    for (ptrdiff_t c = 0; c < s->C; c++) {
-        float *xc = dx + c * H * W;
-        for (ptrdiff_t kh = 0; kh < s->KH; kh++) {
-            for (ptrdiff_t kw = 0; kw < s->KW; kw++) {
-                const float *src = col + ((c * s->KH + kh) * s->KW + kw) * OH * OW;
-                ptrdiff_t off = kw * s->DW - s->PW, lo, hi;
-                fnn_conv_valid_range(&lo, &hi, off, SW, W, OW);
-                for (ptrdiff_t oh = 0; oh < OH; oh++) {
-                    ptrdiff_t ih = oh * s->SH - s->PH + kh * s->DH;
-                    if (ih < 0 || ih >= H) continue;
-                    float *xr = xc + ih * W + off;
-                    const float *d = src + oh * OW;
-                    if (SW == 1) {
-#pragma GCC ivdep
-                        for (ptrdiff_t ow = lo; ow < hi; ow++) xr[ow] += d[ow];
-                    } else {
-                        for (ptrdiff_t ow = lo; ow < hi; ow++) xr[ow * SW] += d[ow];
-                    }
-                }
-            }
-        }
-    }
-}
-
 /* Threads for the outer (per sample or per chunk) loop given `items` of them; 1 = serial with threaded GEMMs. */
 static int outer_threads(double work, ptrdiff_t items, int n_threads) {
 #ifndef _OPENMP
@@ -165,7 +106,7 @@ typedef struct {
     float *out, *dx, *dw, *ws, *part;
     const float *x, *w, *bias, *dout;
     ptrdiff_t colsz, wsz;
-    int gemm_threads, dw_t;
+    int gemm_threads, dw_t, relu;
 } conv_ctx;
 
 // out_n (OC,OH*OW) = w (OC, C/G*KH*KW) @ im2col(x_n) + bias, per group
@@ -177,25 +118,37 @@ static int forward_sample(const conv_ctx *c, ptrdiff_t n, float *col) {
     if (is_pointwise(s)) {
         col = (float *)xn;  /* read only */
     } else {
-        im2col(col, xn, s);
+        fnn_conv_im2col(col, xn, s);
     }
-    if (c->bias)
-        for (ptrdiff_t o = 0; o < s->OC; o++)
-            for (ptrdiff_t p = 0; p < P; p++) on[o * P + p] = c->bias[o];
     int st = FNN_OK;
-    for (ptrdiff_t g = 0; g < G && st == FNN_OK; g++)
-        st = fnn_sgemm(0, 0, OCg, P, Kg, 1.0f, c->w + g * OCg * Kg, Kg, col + g * Kg * P, P,
-                       c->bias ? 1.0f : 0.0f, on + g * OCg * P, P, c->gemm_threads);
+    for (ptrdiff_t g = 0; g < G && st == FNN_OK; g++) {
+        /* the bias (per output channel: per row of C) and the ReLU in the GEMM's epilogue */
+        const fnn_gemm_epilogue ep = {NULL, c->relu, c->bias ? c->bias + g * OCg : NULL};
+        st = fnn_sgemm_ep(0, 0, OCg, P, Kg, 1.0f, c->w + g * OCg * Kg, Kg, col + g * Kg * P, P, 0.0f,
+                          on + g * OCg * P, P, &ep, c->gemm_threads);
+    }
     return st;
 }
 
 // out (N,OC,OH,OW) = conv(x (N,C,H,W), w (OC,C/G,KH,KW)) + bias (OC) (bias may be NULL)
 int fnn_conv2d_forward(float *out, const float *x, const float *w, const float *bias, const fnn_conv_shape *s,
                        float *ws, int n_threads) {
+    return fnn_conv2d_forward_ep(out, x, w, bias, s, 0, ws, n_threads);
+}
+
+// out = conv(x, w) + bias, then max(out, 0) when relu
+int fnn_conv2d_forward_ep(float *out, const float *x, const float *w, const float *bias, const fnn_conv_shape *s,
+                          int relu, float *ws, int n_threads) {
     if (!shape_ok(s) || !out || !x || !w) return FNN_ERR_ARG;
-    if (fnn_conv_is_depthwise(s)) return fnn_conv_dw_forward(out, x, w, bias, s, n_threads);
+    if (fnn_conv_is_depthwise(s)) {
+        int st = fnn_conv_dw_forward(out, x, w, bias, s, n_threads);
+        if (st != FNN_OK || !relu) return st;
+        const ptrdiff_t total = s->N * s->OC * s->OH * s->OW;
+        for (ptrdiff_t i = 0; i < total; i++) out[i] = out[i] > 0.0f ? out[i] : 0.0f;
+        return FNN_OK;
+    }
     conv_ctx c = {0};
-    c.s = s; c.out = out; c.x = x; c.w = w; c.bias = bias; c.ws = ws;
+    c.s = s; c.out = out; c.x = x; c.w = w; c.bias = bias; c.ws = ws; c.relu = relu != 0;
     c.colsz = col_floats(s);
     if (c.colsz && !ws) return FNN_ERR_ARG;
     double work = 2.0 * (double)s->N * (double)s->OC * (double)(s->C / s->G * s->KH * s->KW) * (double)(s->OH * s->OW);
@@ -229,7 +182,7 @@ static int backward_chunk(const conv_ctx *c, ptrdiff_t chunk, float *dwp, float 
         const float *xn = c->x + n * CHW, *dn = c->dout + n * s->OC * P;
         const float *cn = xn;
         if (!pw) {
-            im2col(col, xn, s);
+            fnn_conv_im2col(col, xn, s);
             cn = col;
         }
         /* dw[g] (OCg, Kg) (+)= dout_n[g] (OCg, P) @ col_n[g]^T (P, Kg) */
@@ -247,7 +200,7 @@ static int backward_chunk(const conv_ctx *c, ptrdiff_t chunk, float *dwp, float 
         for (ptrdiff_t g = 0; g < G && st == FNN_OK; g++)
             st = fnn_sgemm(1, 0, Kg, P, OCg, 1.0f, c->w + g * OCg * Kg, Kg, dn + g * OCg * P, P, 0.0f,
                            dst + g * Kg * P, P, gt);
-        if (!pw && st == FNN_OK) col2im(c->dx + n * CHW, col, s);
+        if (!pw && st == FNN_OK) fnn_conv_col2im(c->dx + n * CHW, col, s);
     }
     return st;
 }

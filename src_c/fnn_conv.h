@@ -29,6 +29,11 @@ ptrdiff_t fnn_conv_workspace_floats(const fnn_conv_shape *s, int n_threads);
 int fnn_conv2d_forward(float *out, const float *x, const float *w, const float *bias, const fnn_conv_shape *s,
                        float *ws, int n_threads);
 
+/* fnn_conv2d_forward, then out = max(out, 0) when relu (in the GEMM's epilogue, while each tile is in cache:
+   bitwise the separate ReLU pass). */
+int fnn_conv2d_forward_ep(float *out, const float *x, const float *w, const float *bias, const fnn_conv_shape *s,
+                          int relu, float *ws, int n_threads);
+
 /* dx (N,C,H,W) = dL/dx (skipped when dx is NULL); dw (OC,C/G,KH,KW) = dL/dw; db (OC) = dL/dbias (skipped when
    NULL), from dout (N,OC,OH,OW).  All overwritten.  Sums over the batch go in fixed chunks in a fixed order:
    identical for any n_threads. */

@@ -21,6 +21,12 @@ int fnn_conv_is_depthwise(const fnn_conv_shape *s);
 /* Output columns [*lo, *hi) whose input column ow*S + off lies in [0, W) (clipped to [0, OW)). */
 void fnn_conv_valid_range(ptrdiff_t *lo, ptrdiff_t *hi, ptrdiff_t off, ptrdiff_t S, ptrdiff_t W, ptrdiff_t OW);
 
+// col (C*KH*KW, OH*OW) = im2col(x (C,H,W)) of one sample, zero where a tap reads padding (fnn_conv_cols.c)
+void fnn_conv_im2col(float *col, const float *x, const fnn_conv_shape *s);
+
+// dx (C,H,W) = col2im(col (C*KH*KW, OH*OW)) of one sample: overwritten, overlapping taps added
+void fnn_conv_col2im(float *dx, const float *col, const fnn_conv_shape *s);
+
 // db (OC) = sum over n, oh, ow of dout (N,OC,OH,OW), double accumulator, samples in order
 void fnn_conv_bias_grad(float *db, const float *dout, const fnn_conv_shape *s, int n_threads);
 

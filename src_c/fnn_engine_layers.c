@@ -27,12 +27,13 @@ ptrdiff_t fnn_layer_weight_rows(const fnn_layer_desc *L) {
 
 static ptrdiff_t dim_of(const fnn_plan *p, int src) { return src >= 0 ? p->layers[src].out_dim : p->in_dim; }
 
-/* 1 when Linear layer l takes the ReLU of layer l + 1 into its GEMM epilogue: l + 1 is a ReLU reading l, and
-   no other layer reads l.  The ReLU's output then aliases the Linear's (the Linear's pre-activation values
-   are never needed: its backward reads its input, and the ReLU's backward mask x > 0 is the same on
+/* 1 when Linear or Conv2d layer l takes the ReLU of layer l + 1 into its GEMM epilogue: l + 1 is a ReLU
+   reading l, and no other layer reads l.  The ReLU's output then aliases the layer's (its pre-activation
+   values are never needed: its backward reads its input, and the ReLU's backward mask x > 0 is the same on
    relu(x)).  Decided once per workspace: the aliased output buffers are what the forward pass reads. */
 static int relu_fused(const fnn_plan *p, int l) {
-    if (l < 0 || l + 1 >= p->n_layers || p->layers[l].kind != FNN_LAYER_LINEAR) return 0;
+    if (l < 0 || l + 1 >= p->n_layers) return 0;
+    if (p->layers[l].kind != FNN_LAYER_LINEAR && p->layers[l].kind != FNN_LAYER_CONV) return 0;
     const fnn_layer_desc *A = &p->layers[l + 1];
     if (A->kind != FNN_LAYER_ACT || A->act.kind != FNN_ACT_RELU || A->src != l) return 0;
     for (int j = l + 2; j < p->n_layers; j++) {
@@ -100,7 +101,7 @@ int fnn_ws_alloc(fnn_workspace *w, const fnn_plan *p, ptrdiff_t max_batch, int t
         if (D->kind == FNN_LAYER_BATCHNORM) { w->stat[l] = f; f += round16(2 * D->bn_c); }
     }
     for (int l = 0; l + 1 < L; l++)
-        if (relu_fused(p, l)) w->out[l + 1] = w->out[l];   // the ReLU runs in the Linear's GEMM epilogue
+        if (relu_fused(p, l)) w->out[l + 1] = w->out[l];   // the ReLU runs in the layer's GEMM epilogue
     if (training) {
         w->tmp = f; f += round16(B * wmax);
         w->first = (unsigned char *)f;
@@ -279,13 +280,13 @@ int fnn_forward(const float **result, fnn_workspace *w, const fnn_plan *p, const
             }
             // out (B, O) = in (B, I) @ W (O, I)^T + b (O), the bias (and a following ReLU) in the GEMM epilogue
             const int relu = l + 1 < p->n_layers && w->out[l + 1] == out;   // aliased: relu_fused
-            const fnn_gemm_epilogue ep = {L->b_off >= 0 ? p->params + L->b_off : NULL, relu};
+            const fnn_gemm_epilogue ep = {L->b_off >= 0 ? p->params + L->b_off : NULL, relu, NULL};
             st = fnn_sgemm_ep(0, 1, B, L->out_dim, L->in_dim, 1.0f, in, L->in_dim, W, L->in_dim, 0.0f, out,
                               L->out_dim, &ep, nt);
             break;
         }
         case FNN_LAYER_ACT:
-            if (l > 0 && out == w->out[l - 1]) break;   // relu_fused: layer l - 1's GEMM computed it
+            if (l > 0 && out == w->out[l - 1]) break;   // relu_fused: layer l - 1's GEMM epilogue computed it
             st = fnn_act_forward(out, training && w->rs ? w->rs[l] : NULL, in, &L->act,
                                  L->slope_off >= 0 ? p->params + L->slope_off : NULL, p->seed, step,
                                  training, B, L->out_dim, nt);
@@ -297,8 +298,9 @@ int fnn_forward(const float **result, fnn_workspace *w, const fnn_plan *p, const
         case FNN_LAYER_CONV: {
             fnn_conv_shape s = L->conv;
             s.N = B;
-            st = fnn_conv2d_forward(out, in, p->params + L->w_off, L->b_off >= 0 ? p->params + L->b_off : NULL, &s,
-                                    w->conv_ws, nt);
+            const int relu = l + 1 < p->n_layers && w->out[l + 1] == out;   // aliased: relu_fused
+            st = fnn_conv2d_forward_ep(out, in, p->params + L->w_off, L->b_off >= 0 ? p->params + L->b_off : NULL,
+                                       &s, relu, w->conv_ws, nt);
             break;
         }
         case FNN_LAYER_POOL: {

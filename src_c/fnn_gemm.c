@@ -150,7 +150,8 @@ static void compute_block(const gemm_ctx *x, const float *bb, ptrdiff_t jc, ptrd
             fnn_ukr_t uk = ukr;
             if (2 * nr <= NR && ar->ukr_col_half) uk = ukr == ar->ukr_col ? ar->ukr_col_half : ar->ukr_row_half;
             uk(kcur, ap, sa, bp, rsb, x->c + i0 * x->ldc + j0, x->ldc, x->alpha, beta, mr, nr);
-            if (x->ep && pc + kcur == x->k) fnn_gemm_tile_epilogue(x->c + i0 * x->ldc + j0, x->ldc, mr, nr, j0, x->ep);
+            if (x->ep && pc + kcur == x->k)
+                fnn_gemm_tile_epilogue(x->c + i0 * x->ldc + j0, x->ldc, mr, nr, i0, j0, x->ep);
         }
     }
 }
@@ -219,12 +220,24 @@ static int grid_rows(ptrdiff_t n_ir, ptrdiff_t n_jr, int nt) {
     return best;
 }
 
-// c (rows, cols) at column j0 of C: += bias[j0..], then ReLU
-void fnn_gemm_tile_epilogue(float *c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t j0,
+// c (rows, cols) at row i0, column j0 of C: += row_bias[i0..], += bias[j0..], then ReLU
+void fnn_gemm_tile_epilogue(float *c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t i0, ptrdiff_t j0,
                             const fnn_gemm_epilogue *ep) {
     const float *FNN_RESTRICT bias = ep->bias ? ep->bias + j0 : NULL;
     for (ptrdiff_t i = 0; i < rows; i++) {
         float *FNN_RESTRICT ci = c + i * ldc;
+        if (ep->row_bias) {
+            const float rb = ep->row_bias[i0 + i];
+            if (!bias && ep->relu) {   // one pass, as below
+                for (ptrdiff_t j = 0; j < cols; j++) {
+                    const float v = ci[j] + rb;
+                    ci[j] = v > 0.0f ? v : 0.0f;
+                }
+                continue;
+            }
+            for (ptrdiff_t j = 0; j < cols; j++) ci[j] += rb;
+            if (!bias && !ep->relu) continue;
+        }
         if (bias && ep->relu) {   // one pass: the sum is rounded to float before the comparison, as apart
             for (ptrdiff_t j = 0; j < cols; j++) {
                 const float v = ci[j] + bias[j];
@@ -252,10 +265,10 @@ int fnn_sgemm_ep(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k
     if (m < 0 || n < 0 || k < 0) return FNN_ERR_ARG;
     if (m == 0 || n == 0) return FNN_OK;
     if (!c || ldc < n) return FNN_ERR_ARG;
-    if (ep && !ep->bias && !ep->relu) ep = NULL;
+    if (ep && !ep->bias && !ep->relu && !ep->row_bias) ep = NULL;
     if (k == 0 || alpha == 0.0f) {
         scale_c(m, n, beta, c, ldc);
-        if (ep) fnn_gemm_tile_epilogue(c, ldc, m, n, 0, ep);
+        if (ep) fnn_gemm_tile_epilogue(c, ldc, m, n, 0, 0, ep);
         return FNN_OK;
     }
     if (!a || !b || lda < (trans_a ? m : k) || ldb < (trans_b ? k : n)) return FNN_ERR_ARG;

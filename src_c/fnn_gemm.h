@@ -14,11 +14,13 @@ int fnn_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, f
               float *c, ptrdiff_t ldc, int n_threads);
 
 /* An epilogue applied to each C tile right after its last K block, while the tile is in L1 (no extra pass
-   over C): c[i, j] += bias[j] (bias may be NULL), then c = c > 0 ? c : 0 when relu.  The result is bitwise
-   what the GEMM followed by those two elementwise passes gives. */
+   over C): c[i, j] += row_bias[i] (a convolution's per-channel bias; may be NULL), then c[i, j] += bias[j]
+   (a Dense layer's; may be NULL), then c = c > 0 ? c : 0 when relu.  The result is bitwise what the GEMM
+   followed by those elementwise passes gives. */
 typedef struct {
     const float *bias;
     int relu;
+    const float *row_bias;
 } fnn_gemm_epilogue;
 
 /* fnn_sgemm with an epilogue (ep may be NULL). */
@@ -26,8 +28,8 @@ int fnn_sgemm_ep(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k
                  const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta,
                  float *c, ptrdiff_t ldc, const fnn_gemm_epilogue *ep, int n_threads);
 
-/* The epilogue on the tile c (rows, cols) whose first column is column j0 of C (bias read from j0). */
-void fnn_gemm_tile_epilogue(float *c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t j0,
+/* The epilogue on the tile c (rows, cols) at row i0, column j0 of C (row_bias read from i0, bias from j0). */
+void fnn_gemm_tile_epilogue(float *c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t i0, ptrdiff_t j0,
                             const fnn_gemm_epilogue *ep);
 
 /* The plain triple loop the tests compare against (same contract, one thread). */

@@ -121,7 +121,7 @@ static FNN_TARGET_AVX512 void dot_tiles(const small_ctx *x, ptrdiff_t lo, ptrdif
         int ma = (int)(x->m - i0 < x->ra ? x->m - i0 : x->ra), nb = (int)(x->n - j0 < x->rb ? x->n - j0 : x->rb);
         f(x->k, x->a + i0 * x->lda, x->lda, x->b + j0 * x->ldb, x->ldb, x->c + i0 * x->ldc + j0, x->ldc,
           x->alpha, x->beta, ma, nb);
-        if (x->ep) fnn_gemm_tile_epilogue(x->c + i0 * x->ldc + j0, x->ldc, ma, nb, j0, x->ep);
+        if (x->ep) fnn_gemm_tile_epilogue(x->c + i0 * x->ldc + j0, x->ldc, ma, nb, i0, j0, x->ep);
     }
 }
 
@@ -213,7 +213,7 @@ static void rows_tiles(const small_ctx *x, ptrdiff_t lo, ptrdiff_t hi) {
         const float *a = x->f ? x->a + i0 : x->a + i0 * x->lda;
         rows_tab[x->f][ri][v - 1](x->k, a, x->lda, x->b + j0, x->ldb, x->c + i0 * x->ldc + j0, x->ldc, x->alpha,
                                   x->beta, tail_mask(w - 16 * (v - 1)));
-        if (x->ep) fnn_gemm_tile_epilogue(x->c + i0 * x->ldc + j0, x->ldc, r, w, j0, x->ep);
+        if (x->ep) fnn_gemm_tile_epilogue(x->c + i0 * x->ldc + j0, x->ldc, r, w, i0, j0, x->ep);
     }
 }
 

@@ -4,6 +4,8 @@ determinism, geometry errors, and PyTorch (forward and autograd) when installed.
 import numpy as np
 import pytest
 
+import fastnn
+from conftest import available_isas
 from fastnn._ext import _core
 
 
@@ -76,6 +78,11 @@ CASES = [
     (3, 3, 7, 9, 4, 7, 9, (1, 1), (0, 0), (1, 1), 1),      # kernel = input
     (9, 2, 5, 5, 3, 2, 4, (1, 3), (1, 2), (1, 1), 1),      # even kernel, 9 samples (3 backward chunks)
     (1, 1, 1, 1, 1, 1, 1, (1, 1), (0, 0), (1, 1), 1),
+    # rows wider than one 16-float vector, with a tail, left and right pads (the SIMD im2col/col2im masks)
+    (2, 3, 9, 37, 4, 3, 5, (1, 1), (2, 3), (1, 2), 1),
+    (2, 2, 6, 33, 3, 2, 3, (1, 1), (1, 0), (2, 1), 1),
+    # padding wider than the input: taps that read no input column at all
+    (2, 2, 3, 2, 3, 3, 5, (1, 1), (1, 2), (1, 1), 1),
 ]
 
 
@@ -154,6 +161,45 @@ def test_forward_backward_vs_reference(case, naive):
     close(dx, rdx, what="dx")
     close(dw, rdw, what="dw")
     close(db, rdb, what="db")
+
+
+@pytest.mark.parametrize("isa", available_isas())
+@pytest.mark.parametrize("case", [CASES[0], CASES[1], CASES[2], CASES[10], CASES[12], CASES[13], CASES[14]],
+                         ids=_ids)
+def test_each_isa_vs_reference(case, isa):
+    """Every ISA's im2col/col2im and GEMM paths (the AVX-512 one writes rows in masked 16-float vectors)."""
+    old = fastnn.get_isa()
+    fastnn.set_isa(isa)
+    try:
+        x, w, b, dout, (s, p, d, g) = make_case(case, seed=3)
+        for nt in (1, 2):
+            close(_core.conv2d_forward(x, w, b, s, p, d, g, n_threads=nt), ref_forward(x, w, b, s, p, d, g),
+                  what=f"out {isa}")
+            dx, dw, db = _core.conv2d_backward(dout, x, w, s, p, d, g, n_threads=nt)
+            rdx, rdw, rdb = ref_backward(dout, x, w, s, p, d, g)
+            close(dx, rdx, what=f"dx {isa}")
+            close(dw, rdw, what=f"dw {isa}")
+    finally:
+        fastnn.set_isa(old)
+
+
+@pytest.mark.parametrize("isa", available_isas())
+@pytest.mark.parametrize("case", [CASES[0], CASES[3], CASES[4], CASES[6], CASES[7], CASES[12]], ids=_ids)
+@pytest.mark.parametrize("bias", [True, False], ids=["bias", "nobias"])
+def test_fused_relu_equals_separate_pass(case, isa, bias):
+    """relu=True (the bias and ReLU in the GEMM's epilogue, per output-channel row) is bitwise max(conv, 0),
+    on every ISA and thread count, grouped and depthwise included."""
+    old = fastnn.get_isa()
+    fastnn.set_isa(isa)
+    try:
+        x, w, b, _, (s, p, d, g) = make_case(case, seed=5, bias=bias)
+        for nt in (1, 2):
+            plain = _core.conv2d_forward(x, w, b, s, p, d, g, n_threads=nt)
+            fused = _core.conv2d_forward(x, w, b, s, p, d, g, n_threads=nt, relu=True)
+            np.testing.assert_array_equal(fused, np.maximum(plain, np.float32(0)))
+            assert (fused == 0).any() and (fused > 0).any()
+    finally:
+        fastnn.set_isa(old)
 
 
 def test_no_bias_and_skipped_gradients():

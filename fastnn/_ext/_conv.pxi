@@ -117,14 +117,17 @@ def _conv_check_bias(bias, Py_ssize_t oc):
 
 
 def conv2d_forward(x, w, bias=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, *,
-                   int n_threads=1, bint naive=False):
-    """out (N,OC,OH,OW) = conv2d(x (N,C,H,W), w (OC,C/groups,KH,KW)) + bias (OC,) or None, float32 NCHW.
+                   int n_threads=1, bint naive=False, bint relu=False):
+    """out (N,OC,OH,OW) = conv2d(x (N,C,H,W), w (OC,C/groups,KH,KW)) + bias (OC,) or None, float32 NCHW;
+    then max(out, 0) when relu (fused into the GEMM's epilogue as in the training engine).
 
     As torch.nn.functional.conv2d (cross-correlation, zero padding on each side).  padding: int, pair,
     "valid" or "same" (stride 1; PyTorch's rule, total padding dilation*(kernel-1) split
     evenly on both sides: an odd total, i.e. an even kernel with odd dilation, is rejected).
-    naive: the double-precision direct loops."""
+    naive: the double-precision direct loops (no relu)."""
     _check_array(x, "x", np.float32, 4)
+    if naive and relu:
+        raise ValueError("conv2d_forward: relu is not part of the naive kernel")
     _check_array(w, "weight", np.float32, 4)
     g = _conv_shape_of(x.shape, w.shape, stride, padding, dilation, groups)
     bias = _conv_check_bias(bias, g["OC"])
@@ -141,7 +144,7 @@ def conv2d_forward(x, w, bias=None, stride=(1, 1), padding=(0, 0), dilation=(1, 
         if naive:
             st = fnn_conv2d_forward_naive(po, px, pw, pb, &s)
         else:
-            st = fnn_conv2d_forward(po, px, pw, pb, &s, pws, n_threads)
+            st = fnn_conv2d_forward_ep(po, px, pw, pb, &s, relu, pws, n_threads)
     check_status(st, "conv2d_forward")
     return out
 

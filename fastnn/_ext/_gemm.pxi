@@ -49,6 +49,7 @@ def sgemm(const float[:, :] a, const float[:, :] b, float[:, :] c, float alpha, 
             raise ValueError("gemm: the epilogue (bias, relu) is not part of the naive kernel")
         ep.bias = NULL
         ep.relu = relu
+        ep.row_bias = NULL
         if bias is not None:
             bv = bias
             if bv.shape[0] != n:

@@ -12,6 +12,8 @@ cdef extern from "fnn_conv.h" nogil:
     Py_ssize_t fnn_conv_workspace_floats(const fnn_conv_shape *s, int n_threads)
     int fnn_conv2d_forward(float *out, const float *x, const float *w, const float *bias, const fnn_conv_shape *s,
                            float *ws, int n_threads)
+    int fnn_conv2d_forward_ep(float *out, const float *x, const float *w, const float *bias,
+                              const fnn_conv_shape *s, int relu, float *ws, int n_threads)
     int fnn_conv2d_backward(float *dx, float *dw, float *db, const float *dout, const float *x, const float *w,
                             const fnn_conv_shape *s, float *ws, int n_threads)
     int fnn_conv2d_forward_naive(float *out, const float *x, const float *w, const float *bias,

@@ -9,6 +9,7 @@ cdef extern from "fnn_gemm.h" nogil:
     ctypedef struct fnn_gemm_epilogue:
         const float *bias
         int relu
+        const float *row_bias
     int fnn_sgemm_ep(int trans_a, int trans_b, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, float alpha,
                      const float *a, Py_ssize_t lda, const float *b, Py_ssize_t ldb, float beta,
                      float *c, Py_ssize_t ldc, const fnn_gemm_epilogue *ep, int n_threads)
