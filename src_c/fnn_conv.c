@@ -44,9 +44,20 @@ static int is_pointwise(const fnn_conv_shape *s) {
     return s->KH == 1 && s->KW == 1 && s->SH == 1 && s->SW == 1 && s->PH == 0 && s->PW == 0;
 }
 
+/* Per-thread buffer: the column matrix, or (direct route) the zero-bordered sample or output gradient. */
 static ptrdiff_t col_floats(const fnn_conv_shape *s) {
     if (fnn_conv_is_depthwise(s) || is_pointwise(s)) return 0;
-    return s->C * s->KH * s->KW * s->OH * s->OW;
+    ptrdiff_t col = s->C * s->KH * s->KW * s->OH * s->OW;
+    if (fnn_conv_direct_geometry(s)) {
+        ptrdiff_t d = fnn_conv_direct_scratch_floats(s);
+        if (d > col) col = d;
+    }
+    return col;
+}
+
+/* The direct route's flipped weights (input gradient), after the partials. */
+static ptrdiff_t flip_floats(const fnn_conv_shape *s) {
+    return fnn_conv_direct_geometry(s) ? s->OC * s->C * s->KH * s->KW : 0;
 }
 
 static ptrdiff_t n_chunks(const fnn_conv_shape *s) { return (s->N + CONV_CHUNK - 1) / CONV_CHUNK; }
@@ -71,7 +82,7 @@ ptrdiff_t fnn_conv_workspace_floats(const fnn_conv_shape *s, int n_threads) {
     if (!shape_ok(s)) return 0;
     ptrdiff_t wsz = s->OC * (s->C / s->G) * s->KH * s->KW;
     ptrdiff_t part = n_partials(s) * wsz;
-    return n_col_bufs(s, n_threads) * col_floats(s) + part;
+    return n_col_bufs(s, n_threads) * col_floats(s) + part + flip_floats(s);
 }
 
 /* Output columns [*lo, *hi) whose input column ow*S + off lies in [0, W). */
@@ -106,7 +117,8 @@ typedef struct {
     float *out, *dx, *dw, *ws, *part;
     const float *x, *w, *bias, *dout;
     ptrdiff_t colsz, wsz;
-    int gemm_threads, dw_t, relu;
+    const float *wflip;   /* direct route: flipped weights for the input gradient */
+    int gemm_threads, dw_t, relu, direct;
 } conv_ctx;
 
 // out_n (OC,OH*OW) = w (OC, C/G*KH*KW) @ im2col(x_n) + bias, per group
@@ -115,6 +127,10 @@ static int forward_sample(const conv_ctx *c, ptrdiff_t n, float *col) {
     const ptrdiff_t G = s->G, OCg = s->OC / G, Kg = s->C / G * s->KH * s->KW, P = s->OH * s->OW;
     const float *xn = c->x + n * s->C * s->H * s->W;
     float *on = c->out + n * s->OC * P;
+    if (c->direct) {
+        fnn_conv_direct_forward_sample(on, xn, c->w, c->bias, c->relu, s, col);
+        return FNN_OK;
+    }
     if (is_pointwise(s)) {
         col = (float *)xn;  /* read only */
     } else {
@@ -149,6 +165,7 @@ int fnn_conv2d_forward_ep(float *out, const float *x, const float *w, const floa
     }
     conv_ctx c = {0};
     c.s = s; c.out = out; c.x = x; c.w = w; c.bias = bias; c.ws = ws; c.relu = relu != 0;
+    c.direct = fnn_conv_direct_ok(s);
     c.colsz = col_floats(s);
     if (c.colsz && !ws) return FNN_ERR_ARG;
     double work = 2.0 * (double)s->N * (double)s->OC * (double)(s->C / s->G * s->KH * s->KW) * (double)(s->OH * s->OW);
@@ -195,6 +212,10 @@ static int backward_chunk(const conv_ctx *c, ptrdiff_t chunk, float *dwp, float 
                                n == n0 ? 0.0f : 1.0f, dwp + g * OCg * Kg, Kg, gt);
         }
         if (!c->dx || st != FNN_OK) continue;
+        if (c->direct) {   /* the column buffer is free again: it takes the zero-bordered dout_n */
+            fnn_conv_direct_dx_sample(c->dx + n * CHW, dn, c->wflip, s, col);
+            continue;
+        }
         /* dcol[g] (Kg, P) = w[g]^T (Kg, OCg) @ dout_n[g] (OCg, P); pointwise: straight into dx_n */
         float *dst = pw ? c->dx + n * CHW : col;
         for (ptrdiff_t g = 0; g < G && st == FNN_OK; g++)
@@ -245,6 +266,12 @@ int fnn_conv2d_backward(float *dx, float *dw, float *db, const float *dout, cons
     const int use_part = n_partials(s) > 0;
     if ((c.colsz || use_part) && !ws) return FNN_ERR_ARG;
     float *part = ws + n_col_bufs(s, n_threads) * c.colsz;
+    c.direct = dx && s->C >= 4 && fnn_conv_direct_ok(s);   /* C < 4 output channels: tiles mostly empty */
+    if (c.direct) {
+        float *wf = part + n_partials(s) * c.wsz;
+        fnn_conv_direct_flip_weights(wf, w, s);
+        c.wflip = wf;
+    }
     double work = (dx ? 4.0 : 2.0) * (double)s->N * (double)s->OC * (double)(s->C / s->G * s->KH * s->KW) *
                   (double)(s->OH * s->OW);
     int nt = outer_threads(work, nch, n_threads);
