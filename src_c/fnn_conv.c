@@ -118,7 +118,7 @@ typedef struct {
     const float *x, *w, *bias, *dout;
     ptrdiff_t colsz, wsz;
     const float *wflip;   /* direct route: flipped weights for the input gradient */
-    int gemm_threads, dw_t, relu, direct;
+    int gemm_threads, dw_t, relu, direct, direct_dw;
 } conv_ctx;
 
 // out_n (OC,OH*OW) = w (OC, C/G*KH*KW) @ im2col(x_n) + bias, per group
@@ -195,21 +195,25 @@ static int backward_chunk(const conv_ctx *c, ptrdiff_t chunk, float *dwp, float 
     const int gt = c->gemm_threads, pw = is_pointwise(s);
     ptrdiff_t n0 = chunk * CONV_CHUNK, n1 = n0 + CONV_CHUNK < s->N ? n0 + CONV_CHUNK : s->N;
     int st = FNN_OK;
+    if (c->direct_dw) /* the whole chunk's weight gradient at once, no column matrix */
+        fnn_conv_direct_dw_chunk(dwp, c->dout + n0 * s->OC * P, c->x + n0 * CHW, n1 - n0, s, col);
     for (ptrdiff_t n = n0; n < n1 && st == FNN_OK; n++) {
         const float *xn = c->x + n * CHW, *dn = c->dout + n * s->OC * P;
-        const float *cn = xn;
-        if (!pw) {
-            fnn_conv_im2col(col, xn, s);
-            cn = col;
-        }
         /* dw[g] (OCg, Kg) (+)= dout_n[g] (OCg, P) @ col_n[g]^T (P, Kg) */
-        for (ptrdiff_t g = 0; g < G && st == FNN_OK; g++) {
-            if (c->dw_t) /* dw[g]^T (Kg, OCg) (+)= col_n[g] (Kg, P) @ dout_n[g]^T (P, OCg) */
-                st = fnn_sgemm(0, 1, Kg, OCg, P, 1.0f, cn + g * Kg * P, P, dn + g * OCg * P, P,
-                               n == n0 ? 0.0f : 1.0f, dwp + g * OCg * Kg, OCg, gt);
-            else
-                st = fnn_sgemm(0, 1, OCg, Kg, P, 1.0f, dn + g * OCg * P, P, cn + g * Kg * P, P,
-                               n == n0 ? 0.0f : 1.0f, dwp + g * OCg * Kg, Kg, gt);
+        if (!c->direct_dw) {
+            const float *cn = xn;
+            if (!pw) {
+                fnn_conv_im2col(col, xn, s);
+                cn = col;
+            }
+            for (ptrdiff_t g = 0; g < G && st == FNN_OK; g++) {
+                if (c->dw_t) /* dw[g]^T (Kg, OCg) (+)= col_n[g] (Kg, P) @ dout_n[g]^T (P, OCg) */
+                    st = fnn_sgemm(0, 1, Kg, OCg, P, 1.0f, cn + g * Kg * P, P, dn + g * OCg * P, P,
+                                   n == n0 ? 0.0f : 1.0f, dwp + g * OCg * Kg, OCg, gt);
+                else
+                    st = fnn_sgemm(0, 1, OCg, Kg, P, 1.0f, dn + g * OCg * P, P, cn + g * Kg * P, P,
+                                   n == n0 ? 0.0f : 1.0f, dwp + g * OCg * Kg, Kg, gt);
+            }
         }
         if (!c->dx || st != FNN_OK) continue;
         if (c->direct) {   /* the column buffer is free again: it takes the zero-bordered dout_n */
@@ -260,7 +264,11 @@ int fnn_conv2d_backward(float *dx, float *dw, float *db, const float *dout, cons
     c.s = s; c.dx = dx; c.dw = dw; c.dout = dout; c.x = x; c.w = w; c.ws = ws;
     c.colsz = col_floats(s);
     c.wsz = s->OC * (s->C / s->G) * s->KH * s->KW;
-    c.dw_t = dw_transposed(s);
+    /* the direct weight gradient: a tile does RO x KW FMAs per RO + KW loads, and the GEMM route's N is OC;
+       it wins for few output channels and wide kernels (measured: 1->6 5x5 2.6x, 1->20 5x5 1.07x, 6->16 5x5
+       even; 1->32 5x5 and 16->16 3x3 lose 15-30%) */
+    c.direct_dw = s->OC <= 20 && s->KW >= 5 && fnn_conv_direct_ok(s);
+    c.dw_t = dw_transposed(s) && !c.direct_dw;   /* the direct partials are in dw's own layout */
     const ptrdiff_t OCg = s->OC / s->G, Kg = s->C / s->G * s->KH * s->KW;
     const ptrdiff_t nch = n_chunks(s);
     const int use_part = n_partials(s) > 0;

@@ -95,6 +95,76 @@ FNN_TARGET_AVX512 static void direct_sample(const direct_args *a, ptrdiff_t OC) 
         oc += ro;
     }
 }
+
+/* ---- weight gradient ----------------------------------------------------------------------------------- */
+typedef struct {
+    const float *x;      /* samples (nn, C, Hp, Wp), zero-bordered, one after another */
+    const float *dout;   /* (nn, OC, OH, OW) */
+    float *dw;           /* (OC, C, KH, KW), overwritten */
+    ptrdiff_t nn, C, OC, Hp, Wp, KH, KW, OH, OW;
+} dw_args;
+
+/* dw[oc..oc+RO)[c][kh][kw0..kw0+NK) = sum over samples, rows and columns of dout x the input shifted by
+   (kh, kw): lane-wise sums in registers over every sample of the chunk, then one reduction per weight. */
+#define DW_TILE(NAME, RO, NK)                                                                                    \
+    FNN_TARGET_AVX512 static void NAME(const dw_args *a, ptrdiff_t oc, ptrdiff_t c, ptrdiff_t kh, ptrdiff_t kw0) { \
+        __m512 acc[RO][NK];                                                                                     \
+        _Pragma("GCC unroll 8") for (int o = 0; o < RO; o++)                                                    \
+            _Pragma("GCC unroll 8") for (int k = 0; k < NK; k++) acc[o][k] = _mm512_setzero_ps();               \
+        const ptrdiff_t P = a->OH * a->OW, plane = a->Hp * a->Wp;                                               \
+        for (ptrdiff_t n = 0; n < a->nn; n++) {                                                                 \
+            const float *dn = a->dout + (n * a->OC + oc) * P;                                                   \
+            const float *xn = a->x + (n * a->C + c) * plane + kh * a->Wp + kw0;                                  \
+            for (ptrdiff_t oh = 0; oh < a->OH; oh++) {                                                          \
+                for (ptrdiff_t j = 0; j < a->OW; j += 16) {                                                     \
+                    const ptrdiff_t left = a->OW - j;                                                           \
+                    const __mmask16 m = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);      \
+                    __m512 d[RO];                                                                               \
+                    _Pragma("GCC unroll 8") for (int o = 0; o < RO; o++)                                        \
+                        d[o] = _mm512_maskz_loadu_ps(m, dn + o * P + oh * a->OW + j);                           \
+                    _Pragma("GCC unroll 8") for (int k = 0; k < NK; k++) {                                      \
+                        const __m512 xv = _mm512_maskz_loadu_ps(m, xn + oh * a->Wp + j + k);                    \
+                        _Pragma("GCC unroll 8") for (int o = 0; o < RO; o++)                                    \
+                            acc[o][k] = _mm512_fmadd_ps(d[o], xv, acc[o][k]);                                   \
+                    }                                                                                           \
+                }                                                                                               \
+            }                                                                                                   \
+        }                                                                                                       \
+        const ptrdiff_t KK = a->KH * a->KW;                                                                     \
+        _Pragma("GCC unroll 8") for (int o = 0; o < RO; o++)                                                    \
+            _Pragma("GCC unroll 8") for (int k = 0; k < NK; k++)                                                \
+                a->dw[((oc + o) * a->C + c) * KK + kh * a->KW + kw0 + k] = _mm512_reduce_add_ps(acc[o][k]);    \
+    }
+
+#define DW_TILES(RO)                                                                                             \
+    DW_TILE(dwt_##RO##x1, RO, 1) DW_TILE(dwt_##RO##x2, RO, 2) DW_TILE(dwt_##RO##x3, RO, 3)                      \
+    DW_TILE(dwt_##RO##x4, RO, 4) DW_TILE(dwt_##RO##x5, RO, 5)
+DW_TILES(4)
+DW_TILES(2)
+DW_TILES(1)
+
+typedef void (*dw_tile_fn)(const dw_args *, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t);
+static const dw_tile_fn dw_tiles[3][5] = {
+    {dwt_4x1, dwt_4x2, dwt_4x3, dwt_4x4, dwt_4x5},
+    {dwt_2x1, dwt_2x2, dwt_2x3, dwt_2x4, dwt_2x5},
+    {dwt_1x1, dwt_1x2, dwt_1x3, dwt_1x4, dwt_1x5},
+};
+
+FNN_TARGET_AVX512 static void direct_dw(const dw_args *a) {
+    const ptrdiff_t nk = (a->KW + 4) / 5, k0 = (a->KW + nk - 1) / nk;   /* kernel columns in equal blocks <= 5 */
+    for (ptrdiff_t oc = 0; oc < a->OC;) {
+        const ptrdiff_t left = a->OC - oc;
+        const int ro = left >= 4 ? 4 : left >= 2 ? 2 : 1;
+        const dw_tile_fn *row = dw_tiles[ro == 4 ? 0 : ro == 2 ? 1 : 2];
+        for (ptrdiff_t c = 0; c < a->C; c++)
+            for (ptrdiff_t kh = 0; kh < a->KH; kh++)
+                for (ptrdiff_t kw = 0; kw < a->KW; kw += k0) {
+                    const ptrdiff_t w = a->KW - kw < k0 ? a->KW - kw : k0;
+                    row[w - 1](a, oc, c, kh, kw);
+                }
+        oc += ro;
+    }
+}
 #endif
 
 int fnn_conv_direct_mode = -1;
@@ -119,7 +189,7 @@ int fnn_conv_direct_ok(const fnn_conv_shape *s) {
 }
 
 ptrdiff_t fnn_conv_direct_scratch_floats(const fnn_conv_shape *s) {
-    ptrdiff_t fwd = s->C * (s->H + 2 * s->PH) * (s->W + 2 * s->PW);
+    ptrdiff_t fwd = CONV_CHUNK * s->C * (s->H + 2 * s->PH) * (s->W + 2 * s->PW);   /* a chunk: weight gradient */
     ptrdiff_t bwd = s->OC * (s->OH + 2 * (s->KH - 1 - s->PH)) * (s->OW + 2 * (s->KW - 1 - s->PW));
     return fwd > bwd ? fwd : bwd;
 }
@@ -184,5 +254,24 @@ void fnn_conv_direct_dx_sample(float *dx, const float *dout, const float *wt, co
     direct_sample(&a, s->C);
 #else
     (void)dx; (void)dout; (void)wt; (void)s; (void)scratch;
+#endif
+}
+
+void fnn_conv_direct_dw_chunk(float *dw, const float *dout, const float *x, ptrdiff_t nn, const fnn_conv_shape *s,
+                              float *scratch) {
+#ifdef FNN_X86_TARGETS
+    dw_args a;
+    a.x = x;
+    if (s->PH || s->PW) {
+        const ptrdiff_t one = s->C * (s->H + 2 * s->PH) * (s->W + 2 * s->PW);
+        for (ptrdiff_t n = 0; n < nn; n++)
+            pad_copy(scratch + n * one, x + n * s->C * s->H * s->W, s->C, s->H, s->W, s->PH, s->PW);
+        a.x = scratch;
+    }
+    a.dout = dout; a.dw = dw; a.nn = nn; a.C = s->C; a.OC = s->OC;
+    a.Hp = s->H + 2 * s->PH; a.Wp = s->W + 2 * s->PW; a.KH = s->KH; a.KW = s->KW; a.OH = s->OH; a.OW = s->OW;
+    direct_dw(&a);
+#else
+    (void)dw; (void)dout; (void)x; (void)nn; (void)s; (void)scratch;
 #endif
 }

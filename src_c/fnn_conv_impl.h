@@ -41,11 +41,15 @@ extern int fnn_conv_direct_mode;
 int fnn_conv_direct_geometry(const fnn_conv_shape *s);
 /* 1 when this call takes the direct route (geometry, ISA, mode and the channel thresholds). */
 int fnn_conv_direct_ok(const fnn_conv_shape *s);
-/* Per-thread scratch floats: the zero-bordered sample (forward) or output gradient (input gradient). */
+/* Per-thread scratch floats: the zero-bordered samples of a backward chunk (weight gradient; one sample for
+   the forward pass) or output gradient (input gradient). */
 ptrdiff_t fnn_conv_direct_scratch_floats(const fnn_conv_shape *s);
 // out_n (OC,OH,OW) = conv(x_n (C,H,W), w) + bias (may be NULL), then max(., 0) when relu
 void fnn_conv_direct_forward_sample(float *out, const float *x, const float *w, const float *bias, int relu,
                                     const fnn_conv_shape *s, float *scratch);
+// dw (OC,C,KH,KW) = the weight gradient summed over the nn samples x (nn,C,H,W), dout (nn,OC,OH,OW) (overwritten)
+void fnn_conv_direct_dw_chunk(float *dw, const float *dout, const float *x, ptrdiff_t nn, const fnn_conv_shape *s,
+                              float *scratch);
 // wt (C, OC, KH, KW) = w (OC, C, KH, KW) with the channel axes swapped and both kernel axes reversed
 void fnn_conv_direct_flip_weights(float *wt, const float *w, const fnn_conv_shape *s);
 // dx_n (C,H,W) = the input gradient of one sample from dout_n (OC,OH,OW) and wt (fnn_conv_direct_flip_weights)
