@@ -55,8 +55,13 @@ static inline unsigned fnn_ftz_enter(void) { return 0u; }
 static inline void fnn_ftz_leave(unsigned old) { (void)old; }
 #endif
 
-/* Work (in floating-point operations, roughly) below which a kernel runs on one thread. */
-#define FNN_PAR_MIN_WORK 1048576.0
+/* Work (in floating-point operations, roughly) per thread: a kernel gets one thread per this much, so it runs
+   on one thread below twice this.  Was 1M: the memory-bound passes of a small CNN at batch 64 (activations,
+   pooling, 0.3-0.7M elements at 1 "flop" each) then stayed on one thread while a fork/join of a warm team
+   costs a few microseconds; 256k gave Nielsen's nets 6-30% more samples/s on 2 threads (noisy dev VM). */
+#ifndef FNN_PAR_MIN_WORK
+#define FNN_PAR_MIN_WORK 262144.0
+#endif
 
 /* Threads to use for `work` units given the caller's budget; 1 when below the threshold. */
 static inline int fnn_threads_for(double work, int n_threads) {

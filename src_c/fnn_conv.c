@@ -44,9 +44,20 @@ static int is_pointwise(const fnn_conv_shape *s) {
     return s->KH == 1 && s->KW == 1 && s->SH == 1 && s->SW == 1 && s->PH == 0 && s->PW == 0;
 }
 
+/* Per-thread buffer: the column matrix, or (direct route) the zero-bordered sample or output gradient. */
 static ptrdiff_t col_floats(const fnn_conv_shape *s) {
     if (fnn_conv_is_depthwise(s) || is_pointwise(s)) return 0;
-    return s->C * s->KH * s->KW * s->OH * s->OW;
+    ptrdiff_t col = s->C * s->KH * s->KW * s->OH * s->OW;
+    if (fnn_conv_direct_geometry(s)) {
+        ptrdiff_t d = fnn_conv_direct_scratch_floats(s);
+        if (d > col) col = d;
+    }
+    return col;
+}
+
+/* The direct route's flipped weights (input gradient), after the partials. */
+static ptrdiff_t flip_floats(const fnn_conv_shape *s) {
+    return fnn_conv_direct_geometry(s) ? s->OC * s->C * s->KH * s->KW : 0;
 }
 
 static ptrdiff_t n_chunks(const fnn_conv_shape *s) { return (s->N + CONV_CHUNK - 1) / CONV_CHUNK; }
@@ -71,7 +82,7 @@ ptrdiff_t fnn_conv_workspace_floats(const fnn_conv_shape *s, int n_threads) {
     if (!shape_ok(s)) return 0;
     ptrdiff_t wsz = s->OC * (s->C / s->G) * s->KH * s->KW;
     ptrdiff_t part = n_partials(s) * wsz;
-    return n_col_bufs(s, n_threads) * col_floats(s) + part;
+    return n_col_bufs(s, n_threads) * col_floats(s) + part + flip_floats(s);
 }
 
 /* Output columns [*lo, *hi) whose input column ow*S + off lies in [0, W). */
@@ -106,7 +117,8 @@ typedef struct {
     float *out, *dx, *dw, *ws, *part;
     const float *x, *w, *bias, *dout;
     ptrdiff_t colsz, wsz;
-    int gemm_threads, dw_t, relu;
+    const float *wflip;   /* direct route: flipped weights for the input gradient */
+    int gemm_threads, dw_t, relu, direct, direct_dw;
 } conv_ctx;
 
 // out_n (OC,OH*OW) = w (OC, C/G*KH*KW) @ im2col(x_n) + bias, per group
@@ -115,6 +127,10 @@ static int forward_sample(const conv_ctx *c, ptrdiff_t n, float *col) {
     const ptrdiff_t G = s->G, OCg = s->OC / G, Kg = s->C / G * s->KH * s->KW, P = s->OH * s->OW;
     const float *xn = c->x + n * s->C * s->H * s->W;
     float *on = c->out + n * s->OC * P;
+    if (c->direct) {
+        fnn_conv_direct_forward_sample(on, xn, c->w, c->bias, c->relu, s, col);
+        return FNN_OK;
+    }
     if (is_pointwise(s)) {
         col = (float *)xn;  /* read only */
     } else {
@@ -149,6 +165,7 @@ int fnn_conv2d_forward_ep(float *out, const float *x, const float *w, const floa
     }
     conv_ctx c = {0};
     c.s = s; c.out = out; c.x = x; c.w = w; c.bias = bias; c.ws = ws; c.relu = relu != 0;
+    c.direct = fnn_conv_direct_ok(s);
     c.colsz = col_floats(s);
     if (c.colsz && !ws) return FNN_ERR_ARG;
     double work = 2.0 * (double)s->N * (double)s->OC * (double)(s->C / s->G * s->KH * s->KW) * (double)(s->OH * s->OW);
@@ -178,23 +195,31 @@ static int backward_chunk(const conv_ctx *c, ptrdiff_t chunk, float *dwp, float 
     const int gt = c->gemm_threads, pw = is_pointwise(s);
     ptrdiff_t n0 = chunk * CONV_CHUNK, n1 = n0 + CONV_CHUNK < s->N ? n0 + CONV_CHUNK : s->N;
     int st = FNN_OK;
+    if (c->direct_dw) /* the whole chunk's weight gradient at once, no column matrix */
+        fnn_conv_direct_dw_chunk(dwp, c->dout + n0 * s->OC * P, c->x + n0 * CHW, n1 - n0, s, col);
     for (ptrdiff_t n = n0; n < n1 && st == FNN_OK; n++) {
         const float *xn = c->x + n * CHW, *dn = c->dout + n * s->OC * P;
-        const float *cn = xn;
-        if (!pw) {
-            fnn_conv_im2col(col, xn, s);
-            cn = col;
-        }
         /* dw[g] (OCg, Kg) (+)= dout_n[g] (OCg, P) @ col_n[g]^T (P, Kg) */
-        for (ptrdiff_t g = 0; g < G && st == FNN_OK; g++) {
-            if (c->dw_t) /* dw[g]^T (Kg, OCg) (+)= col_n[g] (Kg, P) @ dout_n[g]^T (P, OCg) */
-                st = fnn_sgemm(0, 1, Kg, OCg, P, 1.0f, cn + g * Kg * P, P, dn + g * OCg * P, P,
-                               n == n0 ? 0.0f : 1.0f, dwp + g * OCg * Kg, OCg, gt);
-            else
-                st = fnn_sgemm(0, 1, OCg, Kg, P, 1.0f, dn + g * OCg * P, P, cn + g * Kg * P, P,
-                               n == n0 ? 0.0f : 1.0f, dwp + g * OCg * Kg, Kg, gt);
+        if (!c->direct_dw) {
+            const float *cn = xn;
+            if (!pw) {
+                fnn_conv_im2col(col, xn, s);
+                cn = col;
+            }
+            for (ptrdiff_t g = 0; g < G && st == FNN_OK; g++) {
+                if (c->dw_t) /* dw[g]^T (Kg, OCg) (+)= col_n[g] (Kg, P) @ dout_n[g]^T (P, OCg) */
+                    st = fnn_sgemm(0, 1, Kg, OCg, P, 1.0f, cn + g * Kg * P, P, dn + g * OCg * P, P,
+                                   n == n0 ? 0.0f : 1.0f, dwp + g * OCg * Kg, OCg, gt);
+                else
+                    st = fnn_sgemm(0, 1, OCg, Kg, P, 1.0f, dn + g * OCg * P, P, cn + g * Kg * P, P,
+                                   n == n0 ? 0.0f : 1.0f, dwp + g * OCg * Kg, Kg, gt);
+            }
         }
         if (!c->dx || st != FNN_OK) continue;
+        if (c->direct) {   /* the column buffer is free again: it takes the zero-bordered dout_n */
+            fnn_conv_direct_dx_sample(c->dx + n * CHW, dn, c->wflip, s, col);
+            continue;
+        }
         /* dcol[g] (Kg, P) = w[g]^T (Kg, OCg) @ dout_n[g] (OCg, P); pointwise: straight into dx_n */
         float *dst = pw ? c->dx + n * CHW : col;
         for (ptrdiff_t g = 0; g < G && st == FNN_OK; g++)
@@ -239,12 +264,22 @@ int fnn_conv2d_backward(float *dx, float *dw, float *db, const float *dout, cons
     c.s = s; c.dx = dx; c.dw = dw; c.dout = dout; c.x = x; c.w = w; c.ws = ws;
     c.colsz = col_floats(s);
     c.wsz = s->OC * (s->C / s->G) * s->KH * s->KW;
-    c.dw_t = dw_transposed(s);
+    /* the direct weight gradient: a tile does RO x KW FMAs per RO + KW loads, and the GEMM route's N is OC;
+       it wins for few output channels and wide kernels (measured: 1->6 5x5 2.6x, 1->20 5x5 1.07x, 6->16 5x5
+       even; 1->32 5x5 and 16->16 3x3 lose 15-30%) */
+    c.direct_dw = s->OC <= 20 && s->KW >= 5 && fnn_conv_direct_ok(s);
+    c.dw_t = dw_transposed(s) && !c.direct_dw;   /* the direct partials are in dw's own layout */
     const ptrdiff_t OCg = s->OC / s->G, Kg = s->C / s->G * s->KH * s->KW;
     const ptrdiff_t nch = n_chunks(s);
     const int use_part = n_partials(s) > 0;
     if ((c.colsz || use_part) && !ws) return FNN_ERR_ARG;
     float *part = ws + n_col_bufs(s, n_threads) * c.colsz;
+    c.direct = dx && s->C >= 4 && fnn_conv_direct_ok(s);   /* C < 4 output channels: tiles mostly empty */
+    if (c.direct) {
+        float *wf = part + n_partials(s) * c.wsz;
+        fnn_conv_direct_flip_weights(wf, w, s);
+        c.wflip = wf;
+    }
     double work = (dx ? 4.0 : 2.0) * (double)s->N * (double)s->OC * (double)(s->C / s->G * s->KH * s->KW) *
                   (double)(s->OH * s->OW);
     int nt = outer_threads(work, nch, n_threads);

@@ -27,6 +27,35 @@ void fnn_conv_im2col(float *col, const float *x, const fnn_conv_shape *s);
 // dx (C,H,W) = col2im(col (C*KH*KW, OH*OW)) of one sample: overwritten, overlapping taps added
 void fnn_conv_col2im(float *dx, const float *col, const fnn_conv_shape *s);
 
+/* Direct convolution (fnn_conv_direct.c): AVX-512, stride 1, dilation 1, one group, PH <= KH-1, PW <= KW-1,
+   and few channels (below).  fnn_conv_direct_mode: -1 automatic (default), 0 never, 1 whenever the geometry
+   allows (the tests force both routes). */
+#ifndef FNN_CONV_DIRECT_MAX_OC
+#define FNN_CONV_DIRECT_MAX_OC 32
+#endif
+#ifndef FNN_CONV_DIRECT_MAX_CKK
+#define FNN_CONV_DIRECT_MAX_CKK 160
+#endif
+extern int fnn_conv_direct_mode;
+/* The geometry the direct kernels take (workspaces are sized for it whatever the ISA and mode). */
+int fnn_conv_direct_geometry(const fnn_conv_shape *s);
+/* 1 when this call takes the direct route (geometry, ISA, mode and the channel thresholds). */
+int fnn_conv_direct_ok(const fnn_conv_shape *s);
+/* Per-thread scratch floats: the zero-bordered samples of a backward chunk (weight gradient; one sample for
+   the forward pass) or output gradient (input gradient). */
+ptrdiff_t fnn_conv_direct_scratch_floats(const fnn_conv_shape *s);
+// out_n (OC,OH,OW) = conv(x_n (C,H,W), w) + bias (may be NULL), then max(., 0) when relu
+void fnn_conv_direct_forward_sample(float *out, const float *x, const float *w, const float *bias, int relu,
+                                    const fnn_conv_shape *s, float *scratch);
+// dw (OC,C,KH,KW) = the weight gradient summed over the nn samples x (nn,C,H,W), dout (nn,OC,OH,OW) (overwritten)
+void fnn_conv_direct_dw_chunk(float *dw, const float *dout, const float *x, ptrdiff_t nn, const fnn_conv_shape *s,
+                              float *scratch);
+// wt (C, OC, KH, KW) = w (OC, C, KH, KW) with the channel axes swapped and both kernel axes reversed
+void fnn_conv_direct_flip_weights(float *wt, const float *w, const fnn_conv_shape *s);
+// dx_n (C,H,W) = the input gradient of one sample from dout_n (OC,OH,OW) and wt (fnn_conv_direct_flip_weights)
+void fnn_conv_direct_dx_sample(float *dx, const float *dout, const float *wt, const fnn_conv_shape *s,
+                               float *scratch);
+
 // db (OC) = sum over n, oh, ow of dout (N,OC,OH,OW), double accumulator, samples in order
 void fnn_conv_bias_grad(float *db, const float *dout, const fnn_conv_shape *s, int n_threads);
 

@@ -202,6 +202,49 @@ def test_fused_relu_equals_separate_pass(case, isa, bias):
         fastnn.set_isa(old)
 
 
+DIRECT_CASES = [c for c in CASES if c[7] == (1, 1) and c[9] == (1, 1) and c[10] == 1 and c[5] * c[6] > 1
+                and c[8][0] <= c[5] - 1 and c[8][1] <= c[6] - 1] + [
+    (3, 1, 28, 28, 6, 5, 5, (1, 1), (2, 2), (1, 1), 1),      # LeNet-5's first layer
+    (5, 6, 14, 14, 16, 5, 5, (1, 1), (0, 0), (1, 1), 1),     # and its second
+    (2, 7, 13, 35, 9, 3, 3, (1, 1), (1, 1), (1, 1), 1),      # 7 channels (tiles of 4, 2, 1), rows past 16
+    (2, 5, 17, 6, 3, 4, 2, (1, 1), (3, 1), (1, 1), 1),       # even kernels, padding K-1 (zero-width dx border)
+]
+
+
+@pytest.mark.skipif("avx512" not in available_isas(), reason="the direct kernels are AVX-512")
+@pytest.mark.parametrize("case", DIRECT_CASES, ids=_ids)
+@pytest.mark.parametrize("relu", [False, True], ids=["", "relu"])
+def test_direct_route_vs_reference(case, relu):
+    """The direct route (forced on, threads 1 and 2) against the float64 reference, and the im2col route
+    (forced off) against it too; the two routes agree within rounding."""
+    old_isa = fastnn.get_isa()
+    fastnn.set_isa("avx512")
+    old = _core.conv_direct_mode(1)
+    try:
+        x, w, b, dout, (s, p, d, g) = make_case(case, seed=7)
+        want = ref_forward(x, w, b, s, p, d, g)
+        if relu:
+            want = np.maximum(want, 0)
+        rdx, rdw, rdb = ref_backward(dout, x, w, s, p, d, g)
+        for mode in (1, 0):
+            _core.conv_direct_mode(mode)
+            for nt in (1, 2):
+                close(_core.conv2d_forward(x, w, b, s, p, d, g, n_threads=nt, relu=relu), want, what=f"out {mode}")
+                dx, dw, db = _core.conv2d_backward(dout, x, w, s, p, d, g, n_threads=nt)
+                close(dx, rdx, what=f"dx {mode}")
+                close(dw, rdw, what=f"dw {mode}")
+                close(db, rdb, what=f"db {mode}")
+    finally:
+        _core.conv_direct_mode(old)
+        fastnn.set_isa(old_isa)
+
+
+def test_direct_mode_argument():
+    with pytest.raises(ValueError, match="mode must be -1, 0 or 1"):
+        _core.conv_direct_mode(2)
+    assert _core.conv_direct_mode() == -1
+
+
 def test_no_bias_and_skipped_gradients():
     x, w, _, dout, (s, p, d, g) = make_case(CASES[1], bias=False)
     close(_core.conv2d_forward(x, w, None, s, p, d, g), ref_forward(x, w, None, s, p, d, g), what="out")

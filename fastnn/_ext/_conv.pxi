@@ -181,3 +181,15 @@ def conv2d_backward(dout, x, w, stride=(1, 1), padding=(0, 0), dilation=(1, 1), 
             st = fnn_conv2d_backward(pdx, pdw, pdb, pd, px, pw, &s, pws, n_threads)
     check_status(st, "conv2d_backward")
     return dx, dw, db
+
+
+def conv_direct_mode(mode=None):
+    """The direct-convolution route (AVX-512, stride 1, few channels): -1 automatic (default), 0 never (im2col +
+    GEMM everywhere), 1 whenever the geometry allows.  Returns the previous mode; for tests and benchmarks."""
+    global fnn_conv_direct_mode
+    cdef int old = fnn_conv_direct_mode
+    if mode is not None:
+        if mode not in (-1, 0, 1):
+            raise ValueError(f"conv_direct_mode: mode must be -1, 0 or 1, got {mode!r}")
+        fnn_conv_direct_mode = mode
+    return old

@@ -20,3 +20,6 @@ cdef extern from "fnn_conv.h" nogil:
                                  const fnn_conv_shape *s)
     int fnn_conv2d_backward_naive(float *dx, float *dw, float *db, const float *dout, const float *x,
                                   const float *w, const fnn_conv_shape *s)
+
+cdef extern from "fnn_conv_impl.h" nogil:
+    int fnn_conv_direct_mode

@@ -1,0 +1,277 @@
+/* fastnn: direct convolution for few channels (AVX-512), stride 1, dilation 1, one group.
+   The im2col + GEMM route copies every input pixel KH*KW times into the column matrix before the multiply;
+   with few channels (LeNet-5's 1->6 and 6->16, Nielsen's 1->20) that copy is larger than the output and
+   costs more than the arithmetic, and the GEMM's M (the output channels) is too small for its tiles.
+   Here each output row segment of 16 pixels is a vector: a register tile of RO output channels x RH output
+   rows accumulates, over (c, kh, kw), a broadcast weight times the input row segment shifted by kw (one
+   load serves RO channels).  Padding is a zero border in a per-thread copy of the sample (no bounds tests).
+   The input gradient is the same kernel: dx = conv(dout zero-bordered by K-1-P, weights transposed over
+   the channels and flipped in both axes).  Every output sums its terms in the same order (bias, then c, kh,
+   kw ascending) whatever the tiling and thread count. */
+#include <string.h>
+
+#include "fnn_conv_impl.h"
+#include "fnn_cpu.h"
+
+#ifdef FNN_X86_TARGETS
+#include <immintrin.h>
+
+#define DIRECT_RO 4   /* output channels per register tile */
+#define DIRECT_RH 6   /* output rows per register tile (RO x RH accumulators + RH input vectors <= 32 zmm) */
+
+typedef struct {
+    const float *x;      /* input (C, Hp, Wp), zero-bordered */
+    const float *w;      /* weights (OC, C, KH, KW) */
+    const float *bias;   /* (OC) or NULL */
+    float *out;          /* (OC, OH, OW) */
+    ptrdiff_t C, Hp, Wp, KH, KW, OH, OW;
+    int relu;
+} direct_args;
+
+/* Tile of RO channels from oc, RH rows from oh, 16 columns from j (lanes under m). */
+#define DIRECT_TILE(NAME, RO, RH)                                                                                \
+    FNN_TARGET_AVX512 static void NAME(const direct_args *a, ptrdiff_t oc, ptrdiff_t oh, ptrdiff_t j,          \
+                                       __mmask16 m) {                                                           \
+        const ptrdiff_t KK = a->KH * a->KW, plane = a->Hp * a->Wp;                                              \
+        __m512 acc[RO][RH];                                                                                     \
+        _Pragma("GCC unroll 8") for (int o = 0; o < RO; o++) {                                                  \
+            __m512 b0 = a->bias ? _mm512_set1_ps(a->bias[oc + o]) : _mm512_setzero_ps();                        \
+            _Pragma("GCC unroll 8") for (int r = 0; r < RH; r++) acc[o][r] = b0;                                \
+        }                                                                                                       \
+        for (ptrdiff_t c = 0; c < a->C; c++) {                                                                  \
+            const float *wc = a->w + (oc * a->C + c) * KK;                                                      \
+            const float *xc = a->x + c * plane + oh * a->Wp + j;                                                \
+            for (ptrdiff_t kh = 0; kh < a->KH; kh++) {                                                          \
+                for (ptrdiff_t kw = 0; kw < a->KW; kw++) {                                                      \
+                    const float *xs = xc + kh * a->Wp + kw;                                                     \
+                    __m512 xv[RH];                                                                              \
+                    _Pragma("GCC unroll 8") for (int r = 0; r < RH; r++)                                        \
+                        xv[r] = _mm512_maskz_loadu_ps(m, xs + r * a->Wp);                                       \
+                    _Pragma("GCC unroll 8") for (int o = 0; o < RO; o++) {                                      \
+                        const __m512 wv = _mm512_set1_ps(wc[o * a->C * KK + kh * a->KW + kw]);                  \
+                        _Pragma("GCC unroll 8") for (int r = 0; r < RH; r++)                                    \
+                            acc[o][r] = _mm512_fmadd_ps(wv, xv[r], acc[o][r]);                                  \
+                    }                                                                                           \
+                }                                                                                               \
+            }                                                                                                   \
+        }                                                                                                       \
+        const __m512 z = _mm512_setzero_ps();                                                                   \
+        _Pragma("GCC unroll 8") for (int o = 0; o < RO; o++)                                                    \
+            _Pragma("GCC unroll 8") for (int r = 0; r < RH; r++) {                                              \
+                __m512 v = a->relu ? _mm512_max_ps(acc[o][r], z) : acc[o][r];                                   \
+                _mm512_mask_storeu_ps(a->out + ((oc + o) * a->OH + oh + r) * a->OW + j, m, v);                  \
+            }                                                                                                   \
+    }
+
+#define DIRECT_TILES(RO)                                                                                         \
+    DIRECT_TILE(tile_##RO##x1, RO, 1) DIRECT_TILE(tile_##RO##x2, RO, 2) DIRECT_TILE(tile_##RO##x3, RO, 3)     \
+    DIRECT_TILE(tile_##RO##x4, RO, 4) DIRECT_TILE(tile_##RO##x5, RO, 5) DIRECT_TILE(tile_##RO##x6, RO, 6)
+DIRECT_TILES(4)
+DIRECT_TILES(2)
+DIRECT_TILES(1)
+
+typedef void (*tile_fn)(const direct_args *, ptrdiff_t, ptrdiff_t, ptrdiff_t, __mmask16);
+static const tile_fn tiles[3][DIRECT_RH] = {
+    {tile_4x1, tile_4x2, tile_4x3, tile_4x4, tile_4x5, tile_4x6},
+    {tile_2x1, tile_2x2, tile_2x3, tile_2x4, tile_2x5, tile_2x6},
+    {tile_1x1, tile_1x2, tile_1x3, tile_1x4, tile_1x5, tile_1x6},
+};
+
+/* out (OC, OH, OW) = conv(x (C, Hp, Wp), w) + bias, relu: all tiles of one sample.  Channels in blocks of 4
+   (then 2, 1); rows in equal blocks of at most 6 (OH = 8: 4 + 4, not 6 + 1 + 1). */
+FNN_TARGET_AVX512 static void direct_sample(const direct_args *a, ptrdiff_t OC) {
+    const ptrdiff_t nt = (a->OH + DIRECT_RH - 1) / DIRECT_RH, rh0 = (a->OH + nt - 1) / nt;
+    for (ptrdiff_t oc = 0; oc < OC;) {
+        const ptrdiff_t left = OC - oc;
+        const int ro = left >= 4 ? 4 : left >= 2 ? 2 : 1;
+        const tile_fn *row = tiles[ro == 4 ? 0 : ro == 2 ? 1 : 2];
+        for (ptrdiff_t oh = 0; oh < a->OH; oh += rh0) {
+            const ptrdiff_t rh = a->OH - oh < rh0 ? a->OH - oh : rh0;
+            for (ptrdiff_t j = 0; j < a->OW; j += 16) {
+                ptrdiff_t n = a->OW - j;
+                row[rh - 1](a, oc, oh, j, n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u));
+            }
+        }
+        oc += ro;
+    }
+}
+
+/* ---- weight gradient ----------------------------------------------------------------------------------- */
+typedef struct {
+    const float *x;      /* samples (nn, C, Hp, Wp), zero-bordered, one after another */
+    const float *dout;   /* (nn, OC, OH, OW) */
+    float *dw;           /* (OC, C, KH, KW), overwritten */
+    ptrdiff_t nn, C, OC, Hp, Wp, KH, KW, OH, OW;
+} dw_args;
+
+/* dw[oc..oc+RO)[c][kh][kw0..kw0+NK) = sum over samples, rows and columns of dout x the input shifted by
+   (kh, kw): lane-wise sums in registers over every sample of the chunk, then one reduction per weight. */
+#define DW_TILE(NAME, RO, NK)                                                                                    \
+    FNN_TARGET_AVX512 static void NAME(const dw_args *a, ptrdiff_t oc, ptrdiff_t c, ptrdiff_t kh, ptrdiff_t kw0) { \
+        __m512 acc[RO][NK];                                                                                     \
+        _Pragma("GCC unroll 8") for (int o = 0; o < RO; o++)                                                    \
+            _Pragma("GCC unroll 8") for (int k = 0; k < NK; k++) acc[o][k] = _mm512_setzero_ps();               \
+        const ptrdiff_t P = a->OH * a->OW, plane = a->Hp * a->Wp;                                               \
+        for (ptrdiff_t n = 0; n < a->nn; n++) {                                                                 \
+            const float *dn = a->dout + (n * a->OC + oc) * P;                                                   \
+            const float *xn = a->x + (n * a->C + c) * plane + kh * a->Wp + kw0;                                  \
+            for (ptrdiff_t oh = 0; oh < a->OH; oh++) {                                                          \
+                for (ptrdiff_t j = 0; j < a->OW; j += 16) {                                                     \
+                    const ptrdiff_t left = a->OW - j;                                                           \
+                    const __mmask16 m = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);      \
+                    __m512 d[RO];                                                                               \
+                    _Pragma("GCC unroll 8") for (int o = 0; o < RO; o++)                                        \
+                        d[o] = _mm512_maskz_loadu_ps(m, dn + o * P + oh * a->OW + j);                           \
+                    _Pragma("GCC unroll 8") for (int k = 0; k < NK; k++) {                                      \
+                        const __m512 xv = _mm512_maskz_loadu_ps(m, xn + oh * a->Wp + j + k);                    \
+                        _Pragma("GCC unroll 8") for (int o = 0; o < RO; o++)                                    \
+                            acc[o][k] = _mm512_fmadd_ps(d[o], xv, acc[o][k]);                                   \
+                    }                                                                                           \
+                }                                                                                               \
+            }                                                                                                   \
+        }                                                                                                       \
+        const ptrdiff_t KK = a->KH * a->KW;                                                                     \
+        _Pragma("GCC unroll 8") for (int o = 0; o < RO; o++)                                                    \
+            _Pragma("GCC unroll 8") for (int k = 0; k < NK; k++)                                                \
+                a->dw[((oc + o) * a->C + c) * KK + kh * a->KW + kw0 + k] = _mm512_reduce_add_ps(acc[o][k]);    \
+    }
+
+#define DW_TILES(RO)                                                                                             \
+    DW_TILE(dwt_##RO##x1, RO, 1) DW_TILE(dwt_##RO##x2, RO, 2) DW_TILE(dwt_##RO##x3, RO, 3)                      \
+    DW_TILE(dwt_##RO##x4, RO, 4) DW_TILE(dwt_##RO##x5, RO, 5)
+DW_TILES(4)
+DW_TILES(2)
+DW_TILES(1)
+
+typedef void (*dw_tile_fn)(const dw_args *, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t);
+static const dw_tile_fn dw_tiles[3][5] = {
+    {dwt_4x1, dwt_4x2, dwt_4x3, dwt_4x4, dwt_4x5},
+    {dwt_2x1, dwt_2x2, dwt_2x3, dwt_2x4, dwt_2x5},
+    {dwt_1x1, dwt_1x2, dwt_1x3, dwt_1x4, dwt_1x5},
+};
+
+FNN_TARGET_AVX512 static void direct_dw(const dw_args *a) {
+    const ptrdiff_t nk = (a->KW + 4) / 5, k0 = (a->KW + nk - 1) / nk;   /* kernel columns in equal blocks <= 5 */
+    for (ptrdiff_t oc = 0; oc < a->OC;) {
+        const ptrdiff_t left = a->OC - oc;
+        const int ro = left >= 4 ? 4 : left >= 2 ? 2 : 1;
+        const dw_tile_fn *row = dw_tiles[ro == 4 ? 0 : ro == 2 ? 1 : 2];
+        for (ptrdiff_t c = 0; c < a->C; c++)
+            for (ptrdiff_t kh = 0; kh < a->KH; kh++)
+                for (ptrdiff_t kw = 0; kw < a->KW; kw += k0) {
+                    const ptrdiff_t w = a->KW - kw < k0 ? a->KW - kw : k0;
+                    row[w - 1](a, oc, c, kh, kw);
+                }
+        oc += ro;
+    }
+}
+#endif
+
+int fnn_conv_direct_mode = -1;
+
+int fnn_conv_direct_geometry(const fnn_conv_shape *s) {
+    if (s->SH != 1 || s->SW != 1 || s->DH != 1 || s->DW != 1 || s->G != 1) return 0;
+    if (s->KH == 1 && s->KW == 1) return 0;   /* 1x1: the GEMM reads the input in place */
+    return s->PH <= s->KH - 1 && s->PW <= s->KW - 1;
+}
+
+int fnn_conv_direct_ok(const fnn_conv_shape *s) {
+#ifdef FNN_X86_TARGETS
+    if (fnn_conv_direct_mode == 0 || fnn_get_isa() != FNN_ISA_AVX512 || !fnn_conv_direct_geometry(s)) return 0;
+    if (fnn_conv_direct_mode == 1) return 1;
+    /* few channels: the column matrix (C*KH*KW rows) outweighs the output (OC rows) and the GEMM's M (OC) is
+       below its tiles (measured, bench/bench_conv.py) */
+    return s->OC <= FNN_CONV_DIRECT_MAX_OC && s->C * s->KH * s->KW <= FNN_CONV_DIRECT_MAX_CKK;
+#else
+    (void)s;
+    return 0;
+#endif
+}
+
+ptrdiff_t fnn_conv_direct_scratch_floats(const fnn_conv_shape *s) {
+    ptrdiff_t fwd = CONV_CHUNK * s->C * (s->H + 2 * s->PH) * (s->W + 2 * s->PW);   /* a chunk: weight gradient */
+    ptrdiff_t bwd = s->OC * (s->OH + 2 * (s->KH - 1 - s->PH)) * (s->OW + 2 * (s->KW - 1 - s->PW));
+    return fwd > bwd ? fwd : bwd;
+}
+
+/* dst (C, H + 2 PH, W + 2 PW) = src (C, H, W) with a zero border */
+static void pad_copy(float *FNN_RESTRICT dst, const float *FNN_RESTRICT src, ptrdiff_t C, ptrdiff_t H, ptrdiff_t W,
+                     ptrdiff_t PH, ptrdiff_t PW) {
+    const ptrdiff_t Hp = H + 2 * PH, Wp = W + 2 * PW;
+    for (ptrdiff_t c = 0; c < C; c++) {
+        float *d = dst + c * Hp * Wp;
+        memset(d, 0, (size_t)(PH * Wp) * sizeof(float));
+        for (ptrdiff_t h = 0; h < H; h++) {
+            float *r = d + (PH + h) * Wp;
+            for (ptrdiff_t i = 0; i < PW; i++) r[i] = 0.0f;
+            memcpy(r + PW, src + (c * H + h) * W, (size_t)W * sizeof(float));
+            for (ptrdiff_t i = PW + W; i < Wp; i++) r[i] = 0.0f;
+        }
+        memset(d + (PH + H) * Wp, 0, (size_t)(PH * Wp) * sizeof(float));
+    }
+}
+
+void fnn_conv_direct_forward_sample(float *out, const float *x, const float *w, const float *bias, int relu,
+                                    const fnn_conv_shape *s, float *scratch) {
+#ifdef FNN_X86_TARGETS
+    direct_args a;
+    a.x = x;
+    if (s->PH || s->PW) {
+        pad_copy(scratch, x, s->C, s->H, s->W, s->PH, s->PW);
+        a.x = scratch;
+    }
+    a.w = w; a.bias = bias; a.out = out; a.relu = relu;
+    a.C = s->C; a.Hp = s->H + 2 * s->PH; a.Wp = s->W + 2 * s->PW; a.KH = s->KH; a.KW = s->KW;
+    a.OH = s->OH; a.OW = s->OW;
+    direct_sample(&a, s->OC);
+#else
+    (void)out; (void)x; (void)w; (void)bias; (void)relu; (void)s; (void)scratch;
+#endif
+}
+
+void fnn_conv_direct_flip_weights(float *wt, const float *w, const fnn_conv_shape *s) {
+    const ptrdiff_t KH = s->KH, KW = s->KW, KK = KH * KW;
+    for (ptrdiff_t o = 0; o < s->OC; o++)
+        for (ptrdiff_t c = 0; c < s->C; c++)
+            for (ptrdiff_t kh = 0; kh < KH; kh++)
+                for (ptrdiff_t kw = 0; kw < KW; kw++)
+                    wt[(c * s->OC + o) * KK + (KH - 1 - kh) * KW + (KW - 1 - kw)] = w[(o * s->C + c) * KK + kh * KW + kw];
+}
+
+void fnn_conv_direct_dx_sample(float *dx, const float *dout, const float *wt, const fnn_conv_shape *s,
+                               float *scratch) {
+#ifdef FNN_X86_TARGETS
+    const ptrdiff_t QH = s->KH - 1 - s->PH, QW = s->KW - 1 - s->PW;
+    direct_args a;
+    a.x = dout;
+    if (QH || QW) {
+        pad_copy(scratch, dout, s->OC, s->OH, s->OW, QH, QW);
+        a.x = scratch;
+    }
+    a.w = wt; a.bias = NULL; a.out = dx; a.relu = 0;
+    a.C = s->OC; a.Hp = s->OH + 2 * QH; a.Wp = s->OW + 2 * QW; a.KH = s->KH; a.KW = s->KW;
+    a.OH = s->H; a.OW = s->W;
+    direct_sample(&a, s->C);
+#else
+    (void)dx; (void)dout; (void)wt; (void)s; (void)scratch;
+#endif
+}
+
+void fnn_conv_direct_dw_chunk(float *dw, const float *dout, const float *x, ptrdiff_t nn, const fnn_conv_shape *s,
+                              float *scratch) {
+#ifdef FNN_X86_TARGETS
+    dw_args a;
+    a.x = x;
+    if (s->PH || s->PW) {
+        const ptrdiff_t one = s->C * (s->H + 2 * s->PH) * (s->W + 2 * s->PW);
+        for (ptrdiff_t n = 0; n < nn; n++)
+            pad_copy(scratch + n * one, x + n * s->C * s->H * s->W, s->C, s->H, s->W, s->PH, s->PW);
+        a.x = scratch;
+    }
+    a.dout = dout; a.dw = dw; a.nn = nn; a.C = s->C; a.OC = s->OC;
+    a.Hp = s->H + 2 * s->PH; a.Wp = s->W + 2 * s->PW; a.KH = s->KH; a.KW = s->KW; a.OH = s->OH; a.OW = s->OW;
+    direct_dw(&a);
+#else
+    (void)dw; (void)dout; (void)x; (void)nn; (void)s; (void)scratch;
+#endif
+}
