@@ -19,6 +19,7 @@ typedef struct {
     const float *x, *dy, *gamma, *beta, *cmean, *cinvstd, *crmean, *crvar;
     double momentum, eps;
     ptrdiff_t N, C, S;
+    int relu;   /* forward: y = max(y, 0) in the same pass (a following ReLU fused) */
 } bn_ctx;
 
 typedef void (*bn_unit_fn)(const bn_ctx *c, ptrdiff_t u);
@@ -117,13 +118,33 @@ FNN_INLINE void eval_coefs(const bn_ctx *c, ptrdiff_t ch, float *scale, float *s
     *shift = c->beta ? c->beta[ch] : 0.0f;
 }
 
-// y (N,S) of channel c = (x - m) * scale + shift
+// y (N,S) of channel c = (x - m) * scale + shift, then max(y, 0) when relu
 FNN_INLINE void chan_affine(float *y, const float *x, float m, float scale, float shift, ptrdiff_t N, ptrdiff_t C,
-                            ptrdiff_t S, ptrdiff_t c) {
+                            ptrdiff_t S, ptrdiff_t c, int relu) {
     for (ptrdiff_t n = 0; n < N; n++) {
         float *FNN_RESTRICT q = y + (n * C + c) * S;
         const float *FNN_RESTRICT p = x + (n * C + c) * S;
-        for (ptrdiff_t s = 0; s < S; s++) q[s] = (p[s] - m) * scale + shift;
+        if (relu) {
+            for (ptrdiff_t s = 0; s < S; s++) {
+                const float v = (p[s] - m) * scale + shift;
+                q[s] = v > 0.0f ? v : 0.0f;
+            }
+        } else {
+            for (ptrdiff_t s = 0; s < S; s++) q[s] = (p[s] - m) * scale + shift;
+        }
+    }
+}
+
+// one row of a channel block: q[j] = (r[j] - m[j]) * scale[j] + shift[j], then max(., 0) when relu
+FNN_INLINE void block_affine(float *FNN_RESTRICT q, const float *FNN_RESTRICT r, const float *FNN_RESTRICT m,
+                             const float *FNN_RESTRICT scale, const float *FNN_RESTRICT shift, ptrdiff_t nc, int relu) {
+    if (relu) {
+        for (ptrdiff_t j = 0; j < nc; j++) {
+            const float v = (r[j] - m[j]) * scale[j] + shift[j];
+            q[j] = v > 0.0f ? v : 0.0f;
+        }
+    } else {
+        for (ptrdiff_t j = 0; j < nc; j++) q[j] = (r[j] - m[j]) * scale[j] + shift[j];
     }
 }
 
@@ -134,7 +155,7 @@ static void train_chan(const bn_ctx *c, ptrdiff_t u) {
     double sq = chan_sqdev(c->x, mean, c->N, c->C, c->S, u);
     float scale, shift;
     train_stats(c, u, mean, sq, &scale, &shift);
-    chan_affine(c->y, c->x, c->mean[u], scale, shift, c->N, c->C, c->S, u);
+    chan_affine(c->y, c->x, c->mean[u], scale, shift, c->N, c->C, c->S, u, c->relu);
 }
 
 // unit = block of BN_CBLOCK channels (S == 1): x (N,C) rows read contiguously across the block
@@ -161,17 +182,13 @@ static void train_block(const bn_ctx *c, ptrdiff_t u) {
         }
     }
     for (ptrdiff_t j = 0; j < nc; j++) train_stats(c, c0 + j, mean[j], acc[j], &scale[j], &shift[j]);
-    for (ptrdiff_t n = 0; n < N; n++) {
-        const float *FNN_RESTRICT r = c->x + n * C + c0;
-        float *FNN_RESTRICT q = c->y + n * C + c0;
-        for (ptrdiff_t j = 0; j < nc; j++) q[j] = (r[j] - mf[j]) * scale[j] + shift[j];
-    }
+    for (ptrdiff_t n = 0; n < N; n++) block_affine(c->y + n * C + c0, c->x + n * C + c0, mf, scale, shift, nc, c->relu);
 }
 
 static void eval_chan(const bn_ctx *c, ptrdiff_t u) {
     float scale, shift;
     eval_coefs(c, u, &scale, &shift);
-    chan_affine(c->y, c->x, c->crmean[u], scale, shift, c->N, c->C, c->S, u);
+    chan_affine(c->y, c->x, c->crmean[u], scale, shift, c->N, c->C, c->S, u, c->relu);
 }
 
 static void eval_block(const bn_ctx *c, ptrdiff_t u) {
@@ -179,11 +196,7 @@ static void eval_block(const bn_ctx *c, ptrdiff_t u) {
     float scale[BN_CBLOCK], shift[BN_CBLOCK];
     const float *mf = c->crmean + c0;
     for (ptrdiff_t j = 0; j < nc; j++) eval_coefs(c, c0 + j, &scale[j], &shift[j]);
-    for (ptrdiff_t n = 0; n < N; n++) {
-        const float *FNN_RESTRICT r = c->x + n * C + c0;
-        float *FNN_RESTRICT q = c->y + n * C + c0;
-        for (ptrdiff_t j = 0; j < nc; j++) q[j] = (r[j] - mf[j]) * scale[j] + shift[j];
-    }
+    for (ptrdiff_t n = 0; n < N; n++) block_affine(c->y + n * C + c0, c->x + n * C + c0, mf, scale, shift, nc, c->relu);
 }
 
 /* Backward coefficients of channel ch from sum(dy) and sum(dy * (x - mean)):
@@ -242,6 +255,13 @@ FNN_INLINE int dims_ok(ptrdiff_t N, ptrdiff_t C, ptrdiff_t S) { return N >= 0 &&
 int fnn_bn_forward_train(float *y, float *mean, float *invstd, float *running_mean, float *running_var,
                          const float *x, const float *gamma, const float *beta, float momentum, float eps,
                          ptrdiff_t N, ptrdiff_t C, ptrdiff_t S, int n_threads) {
+    return fnn_bn_forward_train_ep(y, mean, invstd, running_mean, running_var, x, gamma, beta, momentum, eps, N, C,
+                                   S, 0, n_threads);
+}
+
+int fnn_bn_forward_train_ep(float *y, float *mean, float *invstd, float *running_mean, float *running_var,
+                            const float *x, const float *gamma, const float *beta, float momentum, float eps,
+                            ptrdiff_t N, ptrdiff_t C, ptrdiff_t S, int relu, int n_threads) {
     if (!dims_ok(N, C, S) || N * S < 2 || !(eps >= 0.0f) || !isfinite(momentum)) return FNN_ERR_ARG;
     if (C == 0) return FNN_OK;
     if (!y || !mean || !invstd || !x) return FNN_ERR_ARG;
@@ -249,7 +269,7 @@ int fnn_bn_forward_train(float *y, float *mean, float *invstd, float *running_me
     c.y = y; c.mean = mean; c.invstd = invstd; c.rmean = running_mean; c.rvar = running_var;
     c.x = x; c.gamma = gamma; c.beta = beta;
     c.momentum = (double)momentum; c.eps = (double)eps;
-    c.N = N; c.C = C; c.S = S;
+    c.N = N; c.C = C; c.S = S; c.relu = relu != 0;
     double work = 6.0 * (double)N * (double)C * (double)S;
     if (S == 1) run_units(train_block, &c, (C + BN_CBLOCK - 1) / BN_CBLOCK, work, n_threads);
     else run_units(train_chan, &c, C, work, n_threads);
@@ -258,13 +278,19 @@ int fnn_bn_forward_train(float *y, float *mean, float *invstd, float *running_me
 
 int fnn_bn_forward_eval(float *y, const float *x, const float *gamma, const float *beta, const float *running_mean,
                         const float *running_var, float eps, ptrdiff_t N, ptrdiff_t C, ptrdiff_t S, int n_threads) {
+    return fnn_bn_forward_eval_ep(y, x, gamma, beta, running_mean, running_var, eps, N, C, S, 0, n_threads);
+}
+
+int fnn_bn_forward_eval_ep(float *y, const float *x, const float *gamma, const float *beta,
+                           const float *running_mean, const float *running_var, float eps, ptrdiff_t N, ptrdiff_t C,
+                           ptrdiff_t S, int relu, int n_threads) {
     if (!dims_ok(N, C, S) || !(eps >= 0.0f)) return FNN_ERR_ARG;
     if (C == 0 || N == 0) return FNN_OK;
     if (!y || !x || !running_mean || !running_var) return FNN_ERR_ARG;
     bn_ctx c = {0};
     c.y = y; c.x = x; c.gamma = gamma; c.beta = beta; c.crmean = running_mean; c.crvar = running_var;
     c.eps = (double)eps;
-    c.N = N; c.C = C; c.S = S;
+    c.N = N; c.C = C; c.S = S; c.relu = relu != 0;
     double work = 2.0 * (double)N * (double)C * (double)S;
     if (S == 1) run_units(eval_block, &c, (C + BN_CBLOCK - 1) / BN_CBLOCK, work, n_threads);
     else run_units(eval_chan, &c, C, work, n_threads);

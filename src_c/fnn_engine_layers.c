@@ -27,13 +27,14 @@ ptrdiff_t fnn_layer_weight_rows(const fnn_layer_desc *L) {
 
 static ptrdiff_t dim_of(const fnn_plan *p, int src) { return src >= 0 ? p->layers[src].out_dim : p->in_dim; }
 
-/* 1 when Linear or Conv2d layer l takes the ReLU of layer l + 1 into its GEMM epilogue: l + 1 is a ReLU
-   reading l, and no other layer reads l.  The ReLU's output then aliases the layer's (its pre-activation
-   values are never needed: its backward reads its input, and the ReLU's backward mask x > 0 is the same on
-   relu(x)).  Decided once per workspace: the aliased output buffers are what the forward pass reads. */
+/* 1 when Linear, Conv2d or batch-norm layer l takes the ReLU of layer l + 1 into its forward pass (the GEMM
+   epilogue; BN's affine pass): l + 1 is a ReLU reading l, and no other layer reads l.  The ReLU's output then
+   aliases the layer's (its pre-activation values are never needed: its backward reads its input, and the
+   ReLU's backward mask x > 0 is the same on relu(x)).  Decided once per workspace: the aliased output buffers are what the forward pass reads. */
 static int relu_fused(const fnn_plan *p, int l) {
     if (l < 0 || l + 1 >= p->n_layers) return 0;
-    if (p->layers[l].kind != FNN_LAYER_LINEAR && p->layers[l].kind != FNN_LAYER_CONV) return 0;
+    const int k = p->layers[l].kind;
+    if (k != FNN_LAYER_LINEAR && k != FNN_LAYER_CONV && k != FNN_LAYER_BATCHNORM) return 0;
     const fnn_layer_desc *A = &p->layers[l + 1];
     if (A->kind != FNN_LAYER_ACT || A->act.kind != FNN_ACT_RELU || A->src != l) return 0;
     for (int j = l + 2; j < p->n_layers; j++) {
@@ -101,7 +102,7 @@ int fnn_ws_alloc(fnn_workspace *w, const fnn_plan *p, ptrdiff_t max_batch, int t
         if (D->kind == FNN_LAYER_BATCHNORM) { w->stat[l] = f; f += round16(2 * D->bn_c); }
     }
     for (int l = 0; l + 1 < L; l++)
-        if (relu_fused(p, l)) w->out[l + 1] = w->out[l];   // the ReLU runs in the layer's GEMM epilogue
+        if (relu_fused(p, l)) w->out[l + 1] = w->out[l];   // the ReLU runs in the layer's forward pass
     if (training) {
         w->tmp = f; f += round16(B * wmax);
         w->first = (unsigned char *)f;
@@ -286,7 +287,7 @@ int fnn_forward(const float **result, fnn_workspace *w, const fnn_plan *p, const
             break;
         }
         case FNN_LAYER_ACT:
-            if (l > 0 && out == w->out[l - 1]) break;   // relu_fused: layer l - 1's GEMM epilogue computed it
+            if (l > 0 && out == w->out[l - 1]) break;   // relu_fused: layer l - 1's forward pass computed it
             st = fnn_act_forward(out, training && w->rs ? w->rs[l] : NULL, in, &L->act,
                                  L->slope_off >= 0 ? p->params + L->slope_off : NULL, p->seed, step,
                                  training, B, L->out_dim, nt);
@@ -313,12 +314,13 @@ int fnn_forward(const float **result, fnn_workspace *w, const fnn_plan *p, const
             const float *gamma = L->w_off >= 0 ? p->params + L->w_off : NULL;
             const float *beta = L->b_off >= 0 ? p->params + L->b_off : NULL;
             float *rm = p->params + L->rm_off, *rv = p->params + L->rv_off;
+            const int relu = l + 1 < p->n_layers && w->out[l + 1] == out;   // aliased: relu_fused
             if (training) {
-                st = fnn_bn_forward_train(out, w->stat[l], w->stat[l] + L->bn_c, update_stats ? rm : NULL,
-                                          update_stats ? rv : NULL, in, gamma, beta, L->bn_momentum, L->bn_eps, B,
-                                          L->bn_c, L->bn_s, nt);
+                st = fnn_bn_forward_train_ep(out, w->stat[l], w->stat[l] + L->bn_c, update_stats ? rm : NULL,
+                                             update_stats ? rv : NULL, in, gamma, beta, L->bn_momentum, L->bn_eps,
+                                             B, L->bn_c, L->bn_s, relu, nt);
             } else {
-                st = fnn_bn_forward_eval(out, in, gamma, beta, rm, rv, L->bn_eps, B, L->bn_c, L->bn_s, nt);
+                st = fnn_bn_forward_eval_ep(out, in, gamma, beta, rm, rv, L->bn_eps, B, L->bn_c, L->bn_s, relu, nt);
             }
             break;
         }

@@ -45,6 +45,15 @@ int fnn_bn_forward_train(float *y, float *mean, float *invstd, float *running_me
 int fnn_bn_forward_eval(float *y, const float *x, const float *gamma, const float *beta, const float *running_mean,
                         const float *running_var, float eps, ptrdiff_t N, ptrdiff_t C, ptrdiff_t S, int n_threads);
 
+/* The two forward passes with a following ReLU fused (relu != 0): y = max(BN(x), 0) in the same pass, bitwise
+   the separate ReLU.  The backward pass never reads y, so the engine lets the ReLU's output alias it. */
+int fnn_bn_forward_train_ep(float *y, float *mean, float *invstd, float *running_mean, float *running_var,
+                            const float *x, const float *gamma, const float *beta, float momentum, float eps,
+                            ptrdiff_t N, ptrdiff_t C, ptrdiff_t S, int relu, int n_threads);
+int fnn_bn_forward_eval_ep(float *y, const float *x, const float *gamma, const float *beta,
+                           const float *running_mean, const float *running_var, float eps, ptrdiff_t N, ptrdiff_t C,
+                           ptrdiff_t S, int relu, int n_threads);
+
 /* dx (N,C,S), dgamma (C), dbeta (C) (both may be NULL; all three overwritten, as in fnn_conv.h) from dy and the
    saved mean/invstd (training mode); gamma NULL means 1:
    dx = invstd/M (M dy gamma - sum(dy gamma) - xhat sum(dy gamma xhat)), dgamma = sum(dy xhat), dbeta = sum(dy),

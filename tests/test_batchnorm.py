@@ -167,6 +167,31 @@ def test_eval_matches_reference(shape, affine, rng):
     np.testing.assert_array_equal(rvar, keep[1])
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("affine", [True, False], ids=["affine", "plain"])
+@pytest.mark.parametrize("shape", SHAPES, ids=sid)
+def test_fused_relu_equals_separate_pass(shape, affine, threads, rng):
+    """relu=True (a following ReLU in the same pass, as the engine fuses BN -> ReLU) is bitwise max(y, 0),
+    in training (same statistics and running averages) and in evaluation."""
+    if shape[0] * int(np.prod(shape[2:])) < 2:
+        pytest.skip("training needs two values per channel")
+    x = data(rng, shape)
+    gamma, beta = params(rng, shape[1], affine)
+    r1 = [np.zeros(shape[1], np.float32), np.ones(shape[1], np.float32)]
+    r2 = [a.copy() for a in r1]
+    y, m, i = _core.bn_forward_train(x, gamma, beta, r1[0], r1[1], 0.1, 1e-5, n_threads=threads)
+    yr, mr, ir = _core.bn_forward_train(x, gamma, beta, r2[0], r2[1], 0.1, 1e-5, n_threads=threads, relu=True)
+    np.testing.assert_array_equal(yr, np.maximum(y, np.float32(0)))
+    assert (yr == 0).any() and (yr > 0).any()
+    for a, b in zip((m, i) + tuple(r1), (mr, ir) + tuple(r2)):
+        np.testing.assert_array_equal(a, b)
+    ye = _core.bn_forward_eval(x, gamma, beta, r1[0], r1[1], 1e-5, n_threads=threads)
+    ye_r = _core.bn_forward_eval(x, gamma, beta, r1[0], r1[1], 1e-5, n_threads=threads, relu=True)
+    np.testing.assert_array_equal(ye_r, np.maximum(ye, np.float32(0)))
+    with pytest.raises(ValueError, match="naive"):
+        _core.bn_forward_train(x, gamma, beta, naive=True, relu=True)
+
+
 @pytest.mark.parametrize("naive", [False, True], ids=["fast", "naive"])
 @pytest.mark.parametrize("shape", [(16, 5), (4, 3, 6, 5)], ids=sid)
 def test_running_statistics_over_several_steps(shape, naive, rng):

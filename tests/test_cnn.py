@@ -76,6 +76,38 @@ def test_cnn_matches_torch(rng):
     np.testing.assert_allclose(m.forward(X), net(torch.tensor(X)).detach().numpy(), rtol=2e-4, atol=2e-5)
 
 
+@pytest.mark.parametrize("nt", [1, 2])
+def test_fused_and_direct_paths_match_torch(rng, nt, threads):
+    """Few-channel 5x5 convolutions (the direct route on AVX-512: forward, input and weight gradients), each
+    followed by a ReLU fused into its forward pass (Conv -> ReLU, BN -> ReLU), trained for three steps."""
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    threads(nt)
+    m = fnn.Sequential([fnn.Conv2d(1, 4, 5, padding=2), fnn.ReLU(), fnn.Conv2d(4, 8, 5, padding=1),
+                        fnn.BatchNorm2d(8), fnn.ReLU(), fnn.MaxPool2d(2), fnn.Conv2d(8, 6, 3), fnn.ReLU(),
+                        fnn.Flatten(), fnn.Linear(6 * 3 * 3, 5)], input_shape=(1, 12, 12), seed=4)
+    m.compile(loss="cross_entropy", optimizer=fnn.optim.SGD(lr=0.05, momentum=0.9))
+    net = nn.Sequential(nn.Conv2d(1, 4, 5, padding=2), nn.ReLU(), nn.Conv2d(4, 8, 5, padding=1),
+                        nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(8, 6, 3), nn.ReLU(),
+                        nn.Flatten(), nn.Linear(6 * 3 * 3, 5))
+    net.load_state_dict({k: torch.tensor(v) for k, v in m.state_dict().items()}, strict=False)
+    X = rng.standard_normal((24, 1, 12, 12)).astype(np.float32)
+    y = rng.integers(0, 5, 24)
+    topt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
+    for _ in range(3):
+        for lo in (0, 8, 16):
+            topt.zero_grad()
+            nn.functional.cross_entropy(net(torch.tensor(X[lo:lo + 8])), torch.tensor(y[lo:lo + 8])).backward()
+            topt.step()
+    m.fit(X, y, epochs=3, batch_size=8, shuffle=False, verbose=0)
+    for k, v in net.state_dict().items():
+        if k.endswith("num_batches_tracked"):
+            continue
+        np.testing.assert_allclose(m.state_dict()[k], v.numpy(), rtol=5e-4, atol=5e-5, err_msg=k)
+    net.eval()
+    np.testing.assert_allclose(m.forward(X), net(torch.tensor(X)).detach().numpy(), rtol=5e-4, atol=5e-5)
+
+
 def test_cnn_training_is_thread_independent(rng):
     X = rng.standard_normal((256, 1, 16, 16)).astype(np.float32)
     y = rng.integers(0, 4, 256)

@@ -191,12 +191,15 @@ def _check_eps_momentum(eps, momentum):
 
 
 def bn_forward_train(x, gamma=None, beta=None, running_mean=None, running_var=None, momentum=0.1, eps=1e-5,
-                     int n_threads=1, bint naive=False):
+                     int n_threads=1, bint naive=False, bint relu=False):
     """Batch norm in training: y = gamma (x - mean) / sqrt(var + eps) + beta with the batch mean and biased
     variance per channel of x (N,C), (N,C,L) or (N,C,H,W).  Returns (y, mean (C,), invstd (C,)), saved for
     bn_backward.  running_mean/running_var (C,) (or None) are updated in place as PyTorch's:
     r = (1 - momentum) r + momentum b, with the unbiased batch variance for running_var.  gamma/beta None:
-    affine=False.  Needs more than one value per channel (N * H * W >= 2)."""
+    affine=False.  Needs more than one value per channel (N * H * W >= 2).  relu: y = max(y, 0) in the same
+    pass (a following ReLU fused, as in the training engine; not with naive)."""
+    if naive and relu:
+        raise ValueError("bn_forward_train: relu is not part of the naive kernel")
     n, c, s_ = _bn_dims(x, "x")
     cdef Py_ssize_t N = n, C = c, S = s_
     if N * S < 2:
@@ -233,15 +236,17 @@ def bn_forward_train(x, gamma=None, beta=None, running_mean=None, running_var=No
         if naive:
             st = fnn_bn_forward_train_naive(_fp(yv), _fp(mv), _fp(iv), rmp, rvp, _fp(xv), gp, bp, fm, fe, N, C, S)
         else:
-            st = fnn_bn_forward_train(_fp(yv), _fp(mv), _fp(iv), rmp, rvp, _fp(xv), gp, bp, fm, fe, N, C, S,
-                                      n_threads)
+            st = fnn_bn_forward_train_ep(_fp(yv), _fp(mv), _fp(iv), rmp, rvp, _fp(xv), gp, bp, fm, fe, N, C, S,
+                                         relu, n_threads)
     check_status(st, "bn_forward_train")
     return y, mean, invstd
 
 
-def bn_forward_eval(x, gamma=None, beta=None, running_mean=None, running_var=None, eps=1e-5, int n_threads=1):
+def bn_forward_eval(x, gamma=None, beta=None, running_mean=None, running_var=None, eps=1e-5, int n_threads=1,
+                    bint relu=False):
     """Batch norm in evaluation: y = gamma (x - running_mean) / sqrt(running_var + eps) + beta per channel of
-    x (N,C), (N,C,L) or (N,C,H,W); running_mean/running_var (C,) required, gamma/beta None: affine=False."""
+    x (N,C), (N,C,L) or (N,C,H,W); running_mean/running_var (C,) required, gamma/beta None: affine=False.
+    relu: y = max(y, 0) in the same pass."""
     n, c, s_ = _bn_dims(x, "x")
     cdef Py_ssize_t N = n, C = c, S = s_
     _check_eps_momentum(eps, None)
@@ -271,7 +276,7 @@ def bn_forward_eval(x, gamma=None, beta=None, running_mean=None, running_var=Non
     cdef float fe = float(eps)
     cdef int st
     with nogil:
-        st = fnn_bn_forward_eval(_fp(yv), _fp(xv), gp, bp, rmp, rvp, fe, N, C, S, n_threads)
+        st = fnn_bn_forward_eval_ep(_fp(yv), _fp(xv), gp, bp, rmp, rvp, fe, N, C, S, relu, n_threads)
     check_status(st, "bn_forward_eval")
     return y
 

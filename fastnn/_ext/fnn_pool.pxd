@@ -22,6 +22,12 @@ cdef extern from "fnn_pool.h" nogil:
     int fnn_bn_forward_eval(float *y, const float *x, const float *gamma, const float *beta,
                             const float *running_mean, const float *running_var, float eps, Py_ssize_t N,
                             Py_ssize_t C, Py_ssize_t S, int n_threads)
+    int fnn_bn_forward_train_ep(float *y, float *mean, float *invstd, float *running_mean, float *running_var,
+                                const float *x, const float *gamma, const float *beta, float momentum, float eps,
+                                Py_ssize_t N, Py_ssize_t C, Py_ssize_t S, int relu, int n_threads)
+    int fnn_bn_forward_eval_ep(float *y, const float *x, const float *gamma, const float *beta,
+                               const float *running_mean, const float *running_var, float eps, Py_ssize_t N,
+                               Py_ssize_t C, Py_ssize_t S, int relu, int n_threads)
     int fnn_bn_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *mean,
                         const float *invstd, const float *gamma, Py_ssize_t N, Py_ssize_t C, Py_ssize_t S,
                         int n_threads)
