@@ -9,6 +9,7 @@
    keeps the precision that x * scale + (shift - mean * scale) loses to cancellation on offset channels. */
 #include <math.h>
 
+#include "fnn_cpu.h"
 #include "fnn_pool.h"
 
 #define BN_LANES 8
@@ -43,7 +44,7 @@ FNN_INLINE double fold(const double *a) {
 }
 
 // sum of x over channel c of x (N,C,S), lane accumulators
-static double chan_sum(const float *x, ptrdiff_t N, ptrdiff_t C, ptrdiff_t S, ptrdiff_t c) {
+FNN_INLINE double chan_sum(const float *x, ptrdiff_t N, ptrdiff_t C, ptrdiff_t S, ptrdiff_t c) {
     double acc[BN_LANES] = {0};
     for (ptrdiff_t n = 0; n < N; n++) {
         const float *p = x + (n * C + c) * S;
@@ -56,7 +57,7 @@ static double chan_sum(const float *x, ptrdiff_t N, ptrdiff_t C, ptrdiff_t S, pt
 }
 
 // sum of (x - m)^2 over channel c of x (N,C,S)
-static double chan_sqdev(const float *x, double m, ptrdiff_t N, ptrdiff_t C, ptrdiff_t S, ptrdiff_t c) {
+FNN_INLINE double chan_sqdev(const float *x, double m, ptrdiff_t N, ptrdiff_t C, ptrdiff_t S, ptrdiff_t c) {
     double acc[BN_LANES] = {0};
     for (ptrdiff_t n = 0; n < N; n++) {
         const float *p = x + (n * C + c) * S;
@@ -75,7 +76,7 @@ static double chan_sqdev(const float *x, double m, ptrdiff_t N, ptrdiff_t C, ptr
 }
 
 // sum of dy and of dy * (x - m) over channel c of (N,C,S)
-static void chan_dsums(double *sdy, double *sdyx, const float *dy, const float *x, double m, ptrdiff_t N,
+FNN_INLINE void chan_dsums(double *sdy, double *sdyx, const float *dy, const float *x, double m, ptrdiff_t N,
                        ptrdiff_t C, ptrdiff_t S, ptrdiff_t c) {
     double a[BN_LANES] = {0}, b[BN_LANES] = {0};
     for (ptrdiff_t n = 0; n < N; n++) {
@@ -149,7 +150,7 @@ FNN_INLINE void block_affine(float *FNN_RESTRICT q, const float *FNN_RESTRICT r,
 }
 
 // unit = channel (S > 1): y, mean, invstd, running stats of channel u
-static void train_chan(const bn_ctx *c, ptrdiff_t u) {
+FNN_INLINE void train_chan_impl(const bn_ctx *c, ptrdiff_t u) {
     const double M = (double)(c->N * c->S);
     double mean = chan_sum(c->x, c->N, c->C, c->S, u) / M;
     double sq = chan_sqdev(c->x, mean, c->N, c->C, c->S, u);
@@ -159,7 +160,7 @@ static void train_chan(const bn_ctx *c, ptrdiff_t u) {
 }
 
 // unit = block of BN_CBLOCK channels (S == 1): x (N,C) rows read contiguously across the block
-static void train_block(const bn_ctx *c, ptrdiff_t u) {
+FNN_INLINE void train_block_impl(const bn_ctx *c, ptrdiff_t u) {
     const ptrdiff_t N = c->N, C = c->C, c0 = u * BN_CBLOCK, nc = C - c0 < BN_CBLOCK ? C - c0 : BN_CBLOCK;
     const double M = (double)N;
     double acc[BN_CBLOCK], mean[BN_CBLOCK];
@@ -185,13 +186,13 @@ static void train_block(const bn_ctx *c, ptrdiff_t u) {
     for (ptrdiff_t n = 0; n < N; n++) block_affine(c->y + n * C + c0, c->x + n * C + c0, mf, scale, shift, nc, c->relu);
 }
 
-static void eval_chan(const bn_ctx *c, ptrdiff_t u) {
+FNN_INLINE void eval_chan_impl(const bn_ctx *c, ptrdiff_t u) {
     float scale, shift;
     eval_coefs(c, u, &scale, &shift);
     chan_affine(c->y, c->x, c->crmean[u], scale, shift, c->N, c->C, c->S, u, c->relu);
 }
 
-static void eval_block(const bn_ctx *c, ptrdiff_t u) {
+FNN_INLINE void eval_block_impl(const bn_ctx *c, ptrdiff_t u) {
     const ptrdiff_t N = c->N, C = c->C, c0 = u * BN_CBLOCK, nc = C - c0 < BN_CBLOCK ? C - c0 : BN_CBLOCK;
     float scale[BN_CBLOCK], shift[BN_CBLOCK];
     const float *mf = c->crmean + c0;
@@ -211,7 +212,7 @@ FNN_INLINE void back_coefs(const bn_ctx *c, ptrdiff_t ch, double sdy, double sdy
     *p = (float)(inv * inv * sdyx / M);
 }
 
-static void back_chan(const bn_ctx *c, ptrdiff_t u) {
+FNN_INLINE void back_chan_impl(const bn_ctx *c, ptrdiff_t u) {
     const ptrdiff_t N = c->N, C = c->C, S = c->S;
     const float m = c->cmean[u];
     double sdy, sdyx;
@@ -225,7 +226,7 @@ static void back_chan(const bn_ctx *c, ptrdiff_t u) {
     }
 }
 
-static void back_block(const bn_ctx *c, ptrdiff_t u) {
+FNN_INLINE void back_block_impl(const bn_ctx *c, ptrdiff_t u) {
     const ptrdiff_t N = c->N, C = c->C, c0 = u * BN_CBLOCK, nc = C - c0 < BN_CBLOCK ? C - c0 : BN_CBLOCK;
     double sa[BN_CBLOCK], sb[BN_CBLOCK], m[BN_CBLOCK];
     float k[BN_CBLOCK], a[BN_CBLOCK], p[BN_CBLOCK], mf[BN_CBLOCK];
@@ -250,6 +251,25 @@ static void back_block(const bn_ctx *c, ptrdiff_t u) {
     }
 }
 
+/* Each unit twice: portable, and compiled for AVX-512 (the same C: the double lane sums become 8-wide vector
+   adds instead of SSE2 pairs, and the compiler contracts multiply-adds into FMAs, so the two differ in the
+   last bits; each is bitwise identical for any thread count), chosen per call by the active ISA. */
+#ifdef FNN_X86_TARGETS
+#define BN_UNIT(name)                                                                                            \
+    static void name(const bn_ctx *c, ptrdiff_t u) { name##_impl(c, u); }                                        \
+    FNN_TARGET_AVX512 static void name##_avx512(const bn_ctx *c, ptrdiff_t u) { name##_impl(c, u); }
+#define BN_PICK(name) (fnn_get_isa() == FNN_ISA_AVX512 ? name##_avx512 : name)
+#else
+#define BN_UNIT(name) static void name(const bn_ctx *c, ptrdiff_t u) { name##_impl(c, u); }
+#define BN_PICK(name) name
+#endif
+BN_UNIT(train_chan)
+BN_UNIT(train_block)
+BN_UNIT(eval_chan)
+BN_UNIT(eval_block)
+BN_UNIT(back_chan)
+BN_UNIT(back_block)
+
 FNN_INLINE int dims_ok(ptrdiff_t N, ptrdiff_t C, ptrdiff_t S) { return N >= 0 && C >= 0 && S >= 1; }
 
 int fnn_bn_forward_train(float *y, float *mean, float *invstd, float *running_mean, float *running_var,
@@ -271,8 +291,8 @@ int fnn_bn_forward_train_ep(float *y, float *mean, float *invstd, float *running
     c.momentum = (double)momentum; c.eps = (double)eps;
     c.N = N; c.C = C; c.S = S; c.relu = relu != 0;
     double work = 6.0 * (double)N * (double)C * (double)S;
-    if (S == 1) run_units(train_block, &c, (C + BN_CBLOCK - 1) / BN_CBLOCK, work, n_threads);
-    else run_units(train_chan, &c, C, work, n_threads);
+    if (S == 1) run_units(BN_PICK(train_block), &c, (C + BN_CBLOCK - 1) / BN_CBLOCK, work, n_threads);
+    else run_units(BN_PICK(train_chan), &c, C, work, n_threads);
     return FNN_OK;
 }
 
@@ -292,8 +312,8 @@ int fnn_bn_forward_eval_ep(float *y, const float *x, const float *gamma, const f
     c.eps = (double)eps;
     c.N = N; c.C = C; c.S = S; c.relu = relu != 0;
     double work = 2.0 * (double)N * (double)C * (double)S;
-    if (S == 1) run_units(eval_block, &c, (C + BN_CBLOCK - 1) / BN_CBLOCK, work, n_threads);
-    else run_units(eval_chan, &c, C, work, n_threads);
+    if (S == 1) run_units(BN_PICK(eval_block), &c, (C + BN_CBLOCK - 1) / BN_CBLOCK, work, n_threads);
+    else run_units(BN_PICK(eval_chan), &c, C, work, n_threads);
     return FNN_OK;
 }
 
@@ -307,7 +327,7 @@ int fnn_bn_backward(float *dx, float *dgamma, float *dbeta, const float *dy, con
     c.gamma = gamma;
     c.N = N; c.C = C; c.S = S;
     double work = 8.0 * (double)N * (double)C * (double)S;
-    if (S == 1) run_units(back_block, &c, (C + BN_CBLOCK - 1) / BN_CBLOCK, work, n_threads);
-    else run_units(back_chan, &c, C, work, n_threads);
+    if (S == 1) run_units(BN_PICK(back_block), &c, (C + BN_CBLOCK - 1) / BN_CBLOCK, work, n_threads);
+    else run_units(BN_PICK(back_chan), &c, C, work, n_threads);
     return FNN_OK;
 }

@@ -350,3 +350,32 @@ def test_matches_torch(shape, affine, rng):
     yte = F.batch_norm(torch.tensor(x), trm, trv, None if gt is None else gt.detach(),
                        None if bt is None else bt.detach(), training=False, eps=1e-5)
     np.testing.assert_allclose(ye, yte.numpy(), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(64, 16, 28, 28), (8, 5, 3, 7), (33, 70), (2, 3, 1, 9)], ids=sid)
+def test_every_isa_matches_generic(shape, rng):
+    """The units compiled for AVX-512 (the same lane sums, multiply-adds contracted into FMAs) agree with the
+    portable ones to float rounding."""
+    import fastnn
+    from conftest import available_isas
+    c = shape[1]
+    x = data(rng, shape)
+    gamma, beta = params(rng, c)
+    dy = rng.standard_normal(shape).astype(np.float32)
+    old = fastnn.get_isa()
+    res = {}
+    try:
+        for isa in available_isas():
+            fastnn.set_isa(isa)
+            rmean, rvar = np.full(c, 0.5, np.float32), np.full(c, 2.0, np.float32)
+            y, mean, invstd = _core.bn_forward_train(x, gamma, beta, rmean, rvar, 0.1, 1e-5, n_threads=2)
+            dx, dg, db = _core.bn_backward(dy, x, mean, invstd, gamma, n_threads=2)
+            ye = _core.bn_forward_eval(x, gamma, beta, rmean, rvar, 1e-5, n_threads=2, relu=True)
+            res[isa] = (y, mean, invstd, rmean, rvar, dx, dg, db, ye)
+    finally:
+        fastnn.set_isa(old)
+    names = ("y", "mean", "invstd", "running_mean", "running_var", "dx", "dgamma", "dbeta", "eval relu")
+    for isa, got in res.items():
+        for name, a, b in zip(names, res["generic"], got):
+            np.testing.assert_allclose(b, a, rtol=2e-5, atol=2e-5 * max(1.0, float(np.abs(a).max())),
+                                       err_msg=f"{isa} {name}")
