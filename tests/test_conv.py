@@ -83,6 +83,9 @@ CASES = [
     (2, 2, 6, 33, 3, 2, 3, (1, 1), (1, 0), (2, 1), 1),
     # padding wider than the input: taps that read no input column at all
     (2, 2, 3, 2, 3, 3, 5, (1, 1), (1, 2), (1, 1), 1),
+    # stride 2 along W over rows wider than a vector (the AVX-512 even-lane permutes), and a 1x1 stride-2 one
+    (2, 3, 7, 70, 4, 3, 3, (1, 2), (1, 1), (1, 1), 1),
+    (3, 5, 9, 41, 6, 1, 1, (2, 2), (0, 0), (1, 1), 1),
 ]
 
 
@@ -164,8 +167,8 @@ def test_forward_backward_vs_reference(case, naive):
 
 
 @pytest.mark.parametrize("isa", available_isas())
-@pytest.mark.parametrize("case", [CASES[0], CASES[1], CASES[2], CASES[10], CASES[12], CASES[13], CASES[14]],
-                         ids=_ids)
+@pytest.mark.parametrize("case", [CASES[0], CASES[1], CASES[2], CASES[10], CASES[12], CASES[13], CASES[14],
+                                  CASES[15], CASES[16]], ids=_ids)
 def test_each_isa_vs_reference(case, isa):
     """Every ISA's im2col/col2im and GEMM paths (the AVX-512 one writes rows in masked 16-float vectors)."""
     old = fastnn.get_isa()
