@@ -5,8 +5,8 @@
    2x2 stride-2 windows without padding (MaxPool2d(2), AvgPool2d(2): the common case) have their own plane
    kernels, chosen by fnn_get_isa(): plain C bodies for the max forward and the average forward and backward
    (compiled for the baseline and for AVX2, where gcc vectorises them), and AVX-512 intrinsics for all four
-   (even/odd columns split or merged with two-source permutes, the row tail masked).  Their backward writes
-   dx once, row pair by row pair, instead of zeroing the plane and scattering into it.  All of them give the
+   (even/odd columns split or merged with two-source permutes, the row tail masked).  Those backward kernels
+   write dx once, row pair by row pair, instead of zeroing the plane and scattering into it.  All of them give the
    generic loops' results bit for bit: the same additions in the same order, the same comparisons, and
    dx = 0.0f + v where the generic code adds v into a zeroed dx (so -0.0 becomes +0.0 there too).
 
@@ -282,9 +282,9 @@ FNN_INLINE void zero_uncovered2(float *dx, ptrdiff_t H, ptrdiff_t W, ptrdiff_t O
 }
 
 /* avg backward: the four inputs of a window get 0.0f + dout / 4.  That sum is written as a select
-   (v != 0 ? v : +0.0f, the same bits for every v = dout / 4, NaN included): with the division folded into a
-   multiplication by 0.25f, gcc may contract "0.0f + dout * 0.25f" into an FMA, which rounds a product that
-   underflows to -0.0 differently. */
+   (v != 0 ? v : +0.0f, the same bits for every v = dout / 4, NaN included): gcc 12 folds the division into
+   a multiplication by 0.25f and, for the AVX2 build, contracts "0.0f + dout * 0.25f" into an FMA, which gives
+   -0.0 where the product of a negative subnormal underflows to zero. */
 FNN_INLINE int avg_back2_body(const pool_ctx *c, ptrdiff_t p) {
     const fnn_pool_shape *s = c->s;
     const ptrdiff_t H = s->H, W = s->W, OH = s->OH, OW = s->OW;
@@ -354,8 +354,10 @@ FNN_TARGET_AVX512 static int max2_avx512(const pool_ctx *c, ptrdiff_t p) {
         for (ptrdiff_t ow = 0; ow < OW; ow += 16) {
             __mmask16 mo, mlo, mhi;
             masks2(OW - ow, &mo, &mlo, &mhi);
-            const __m512 x0 = _mm512_maskz_loadu_ps(mlo, r0 + 2 * ow), x1 = _mm512_maskz_loadu_ps(mhi, r0 + 2 * ow + 16);
-            const __m512 y0 = _mm512_maskz_loadu_ps(mlo, r1 + 2 * ow), y1 = _mm512_maskz_loadu_ps(mhi, r1 + 2 * ow + 16);
+            const __m512 x0 = _mm512_maskz_loadu_ps(mlo, r0 + 2 * ow);
+            const __m512 x1 = _mm512_maskz_loadu_ps(mhi, r0 + 2 * ow + 16);
+            const __m512 y0 = _mm512_maskz_loadu_ps(mlo, r1 + 2 * ow);
+            const __m512 y1 = _mm512_maskz_loadu_ps(mhi, r1 + 2 * ow + 16);
             const __m512 a = _mm512_permutex2var_ps(x0, ev, x1), b = _mm512_permutex2var_ps(x0, od, x1);
             const __m512 cc = _mm512_permutex2var_ps(y0, ev, y1), d = _mm512_permutex2var_ps(y0, od, y1);
             __m512 m;
@@ -404,8 +406,10 @@ FNN_TARGET_AVX512 static int avg2_avx512(const pool_ctx *c, ptrdiff_t p) {
         for (ptrdiff_t ow = 0; ow < OW; ow += 16) {
             __mmask16 mo, mlo, mhi;
             masks2(OW - ow, &mo, &mlo, &mhi);
-            const __m512 x0 = _mm512_maskz_loadu_ps(mlo, r0 + 2 * ow), x1 = _mm512_maskz_loadu_ps(mhi, r0 + 2 * ow + 16);
-            const __m512 y0 = _mm512_maskz_loadu_ps(mlo, r1 + 2 * ow), y1 = _mm512_maskz_loadu_ps(mhi, r1 + 2 * ow + 16);
+            const __m512 x0 = _mm512_maskz_loadu_ps(mlo, r0 + 2 * ow);
+            const __m512 x1 = _mm512_maskz_loadu_ps(mhi, r0 + 2 * ow + 16);
+            const __m512 y0 = _mm512_maskz_loadu_ps(mlo, r1 + 2 * ow);
+            const __m512 y1 = _mm512_maskz_loadu_ps(mhi, r1 + 2 * ow + 16);
             __m512 sum = _mm512_add_ps(zero, _mm512_permutex2var_ps(x0, ev, x1));
             sum = _mm512_add_ps(sum, _mm512_permutex2var_ps(x0, od, x1));
             sum = _mm512_add_ps(sum, _mm512_permutex2var_ps(y0, ev, y1));
@@ -449,7 +453,8 @@ FNN_TARGET_AVX512 static int max_back2_avx512(const pool_ctx *c, ptrdiff_t p) {
     const float *g = c->x + p * OH * OW;
     const int32_t *am = c->cargmax + p * OH * OW;
     const __m512i zlo = FNN_ZIP_LO, zhi = FNN_ZIP_HI, ev = FNN_EVEN16;
-    const __m512i one = _mm512_set1_epi32(1), kc = _mm512_set1_epi32((int32_t)W), kd = _mm512_set1_epi32((int32_t)W + 1);
+    const __m512i one = _mm512_set1_epi32(1), kc = _mm512_set1_epi32((int32_t)W);
+    const __m512i kd = _mm512_set1_epi32((int32_t)W + 1);
     const __m512 zero = _mm512_setzero_ps();
     for (ptrdiff_t oh = 0; oh < OH; oh++) {
         float *d0 = dx + 2 * oh * W, *d1 = d0 + W;
