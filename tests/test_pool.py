@@ -1,10 +1,13 @@
 """Pooling (max, average, global average; NCHW): float64 references written here with direct loops, checked by
 central finite differences; the C kernels (fast and naive) vs the references over kernels, strides, paddings,
-odd sizes and count_include_pad; max-pool ties, padding and NaN; 1 vs 2 threads bitwise; argument errors;
-PyTorch when installed."""
+odd sizes and count_include_pad; max-pool ties, padding and NaN; the 2x2 stride-2 kernels bit for bit against
+the naive ones on every SIMD path (odd sizes, row tails, NaN, -0.0, ties, hand-made argmax); 1 vs 2 threads
+bitwise; argument errors; PyTorch when installed."""
 import numpy as np
 import pytest
 
+import fastnn
+from conftest import available_isas
 from fastnn._ext import _core
 
 SHAPES = [(2, 3, 7, 9), (1, 2, 5, 5), (3, 1, 8, 6)]
@@ -224,6 +227,160 @@ def test_max_backward_overlapping_windows_accumulate():
     assert np.all(arg == 4)
     dx = _core.pool2d_backward(np.ones_like(out), arg, x.shape, "max", 2, 1, 0)
     assert dx[0, 0, 1, 1] == 4.0 and dx.sum() == 4.0
+
+
+# ---------------------------------------------------------------- 2x2 stride 2, no padding: every SIMD path
+
+
+# (H, W): odd sizes leave the last row / column out of every window; OW = 1, 5, 7, 13, 14, 16, 17, 30, 32, 33
+# covers rows shorter than, equal to and longer than one 16-lane step, with masked tails of 1..15 outputs
+# whose input columns fill less or more than one vector
+SIZES_2X2 = [(2, 2), (3, 3), (2, 3), (5, 7), (7, 5), (10, 10), (14, 14), (3, 26), (28, 28), (33, 35), (4, 32),
+             (3, 34), (4, 61), (5, 64), (2, 67)]
+
+
+@pytest.fixture(params=available_isas())
+def isa(request):
+    """Run the test with each SIMD path this CPU supports, then restore the previous one."""
+    old = fastnn.get_isa()
+    fastnn.set_isa(request.param)
+    yield request.param
+    fastnn.set_isa(old)
+
+
+def same_bits(got, want, what=""):
+    """Bit for bit (so -0.0 != +0.0), except that NaNs only need to be NaN in the same places (the payload of
+    a sum of two different NaNs depends on the operand order the compiler picked)."""
+    got, want = np.asarray(got), np.asarray(want)
+    assert got.shape == want.shape and got.dtype == want.dtype, (what, got.shape, want.shape)
+    gn, wn = np.isnan(got), np.isnan(want)
+    np.testing.assert_array_equal(gn, wn, err_msg=f"{what}: NaN positions")
+    gb, wb = got.view(np.uint32)[~gn], want.view(np.uint32)[~wn]
+    bad = np.flatnonzero(gb != wb)
+    assert bad.size == 0, (f"{what}: {bad.size} of {gb.size} differ, first at {bad[0]}: "
+                           f"{got[~gn][bad[0]]!r} vs {want[~wn][bad[0]]!r}")
+
+
+def special_values(rng, shape):
+    """Random data sprinkled with the values whose handling is easy to get wrong: -0.0 and +0.0 (whole windows of
+    -0.0 too: 0.0f + -0.0f is +0.0f), ties, +-inf, NaN, and the smallest subnormals (-min / 4 rounds to -0.0)."""
+    x = rng.standard_normal(shape).astype(np.float32)
+    tiny = np.float32(np.finfo(np.float32).smallest_subnormal)
+    pick = rng.integers(0, 12, size=shape)
+    x[pick == 0] = -0.0
+    x[pick == 1] = 0.0
+    x[pick == 2] = 1.0                                     # ties
+    x[pick == 3] = np.inf
+    x[pick == 4] = -np.inf
+    x[pick == 5] = np.nan
+    x[pick == 6] = -tiny
+    x[pick == 7] = tiny
+    x[..., :2, :2] = -0.0                                  # a whole window of -0.0 in every plane
+    return x
+
+
+def check_2x2_bitwise(x, dout=None, argmax=None):
+    """The fast 2x2 stride-2 kernels (the current ISA) vs the naive ones, forward and backward, bit for bit."""
+    for kind in ("max", "avg"):
+        for cip in ((True,) if kind == "max" else (True, False)):
+            out, arg = _core.pool2d_forward(x, kind, 2, 2, 0, cip)
+            out_n, arg_n = _core.pool2d_forward(x, kind, 2, 2, 0, cip, naive=True)
+            what = f"{kind} {x.shape} isa={fastnn.get_isa()}"
+            same_bits(out, out_n, f"forward {what}")
+            if kind == "max":
+                np.testing.assert_array_equal(arg, arg_n, err_msg=f"argmax {what}")
+                if argmax is not None:
+                    arg = argmax
+            g = dout if dout is not None else special_values(np.random.default_rng(x.size), out.shape)
+            same_bits(_core.pool2d_backward(g, arg, x.shape, kind, 2, 2, 0, cip),
+                      _core.pool2d_backward(g, arg, x.shape, kind, 2, 2, 0, cip, naive=True), f"backward {what}")
+
+
+@pytest.mark.parametrize("hw", SIZES_2X2, ids=lambda hw: f"{hw[0]}x{hw[1]}")
+def test_2x2_fast_equals_naive_bitwise(hw, isa, rng):
+    shape = (2, 3) + hw
+    check_2x2_bitwise(rng.standard_normal(shape).astype(np.float32))
+    x = special_values(rng, shape)
+    check_2x2_bitwise(x)
+    x[np.isnan(x)] = -0.0                       # no NaN: max pooling's other (tree-ordered) SIMD branch
+    check_2x2_bitwise(x)
+    check_2x2_bitwise(rng.integers(-2, 2, size=shape).astype(np.float32))     # many ties
+    check_2x2_bitwise(np.full(shape, -0.0, np.float32), dout=np.full(
+        (2, 3, hw[0] // 2, hw[1] // 2), -0.0, np.float32))                   # -0.0 everywhere: +0.0 out
+
+
+def test_2x2_uncovered_row_and_column_get_zero(isa):
+    """An odd H / W: the last row / column is in no window, so its gradient is +0.0 (dx starts as garbage)."""
+    x = np.arange(1 * 2 * 5 * 7, dtype=np.float32).reshape(1, 2, 5, 7)
+    for kind in ("max", "avg"):
+        out, arg = _core.pool2d_forward(x, kind, 2, 2, 0)
+        for _ in range(3):                   # fresh np.empty buffers: some will hold old nonzero data
+            dx = _core.pool2d_backward(np.ones_like(out), arg, x.shape, kind, 2, 2, 0)
+            assert np.all(dx[:, :, 4, :].view(np.uint32) == 0) and np.all(dx[:, :, :, 6].view(np.uint32) == 0)
+            want = 1.0 if kind == "max" else 4 * 0.25
+            assert dx[:, :, :4, :6].sum() == out.size * want
+
+
+def test_2x2_max_argmax_and_values(isa):
+    """Known answers: ties keep the first in scan order a, b, c, d; the first NaN wins; -0.0 vs +0.0 is a tie."""
+    cases = [  # window (a, b, c, d), (max, offset of the argmax: 0, 1, W, W+1 -> 0, 1, 2, 3)
+        ((1.0, 1.0, 1.0, 1.0), (1.0, 0)), ((0.0, 2.0, 2.0, 1.0), (2.0, 1)), ((0.0, 1.0, 3.0, 3.0), (3.0, 2)),
+        ((-1.0, -2.0, -3.0, 5.0), (5.0, 3)), ((-0.0, 0.0, 0.0, 0.0), (-0.0, 0)), ((0.0, -0.0, -0.0, -0.0), (0.0, 0)),
+        ((-1.0, -0.0, 0.0, -0.0), (-0.0, 1)), ((1.0, np.nan, 2.0, np.nan), (np.nan, 1)),
+        ((np.nan, np.inf, 1.0, 2.0), (np.nan, 0)), ((-np.inf, -np.inf, -np.inf, -np.inf), (-np.inf, 0)),
+        ((1.0, 2.0, np.inf, np.nan), (np.nan, 3)), ((-np.inf, -5.0, -np.inf, -5.0), (-5.0, 1)),
+    ]
+    ow = 19                                                     # one full 16-lane step and a tail of 3
+    x = np.zeros((1, 1, 2, 2 * ow + 1), dtype=np.float32)       # odd W: a last column in no window
+    x[0, 0, :, -1] = 99.0                                       # bigger than every window's max: never read
+    for j in range(ow):
+        (a, b, c, d), _ = cases[j % len(cases)]
+        x[0, 0, 0, 2 * j:2 * j + 2] = a, b
+        x[0, 0, 1, 2 * j:2 * j + 2] = c, d
+    out, arg = _core.pool2d_forward(x, "max", 2, 2, 0)
+    W = x.shape[3]
+    for j in range(ow):
+        m, k = cases[j % len(cases)][1]
+        same_bits(out[0, 0, 0, j:j + 1], np.array([m], np.float32), f"window {j} {cases[j % len(cases)][0]}")
+        assert arg[0, 0, 0, j] == 2 * j + (0, 1, W, W + 1)[k], (j, cases[j % len(cases)][0])
+
+
+def test_2x2_max_backward_handmade_argmax(isa, rng):
+    """argmax not from the forward: repeats accumulate, out-of-range indices raise, as the naive scatter."""
+    x = rng.standard_normal((2, 3, 9, 38)).astype(np.float32)          # OW = 19
+    out, arg = _core.pool2d_forward(x, "max", 2, 2, 0)
+    g = rng.standard_normal(out.shape).astype(np.float32)
+    for make in (lambda a: np.zeros_like(a),                           # every window sends to index 0
+                 lambda a: np.where(np.arange(a.size).reshape(a.shape) % 7 == 3, a + 2, a),   # some outside
+                 lambda a: a[:, :, ::-1, ::-1].copy()):                # every one inside another window
+        bad = make(arg).astype(np.int32)
+        same_bits(_core.pool2d_backward(g, bad, x.shape, "max", 2, 2, 0),
+                  _core.pool2d_backward(g, bad, x.shape, "max", 2, 2, 0, naive=True), "hand-made argmax")
+    one = arg.copy()                                                   # a single plane falls back
+    one[1, 2, 3, 17] = one[1, 2, 3, 16]
+    dx = _core.pool2d_backward(g, one, x.shape, "max", 2, 2, 0)
+    same_bits(dx, _core.pool2d_backward(g, one, x.shape, "max", 2, 2, 0, naive=True), "one plane")
+    assert dx[1, 2, 6:8, 32:36].sum() == np.float32(g[1, 2, 3, 16] + g[1, 2, 3, 17])   # both in one window
+    for v in (-1, x.shape[2] * x.shape[3], np.iinfo(np.int32).min, np.iinfo(np.int32).max):
+        bad = arg.copy()
+        bad[1, 1, 2, 18] = v                                           # in the masked tail of a row
+        with pytest.raises(ValueError, match="outside"):
+            _core.pool2d_backward(g, bad, x.shape, "max", 2, 2, 0)
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+def test_2x2_threads_bitwise_identical(kind, isa, rng):
+    if not _core.openmp_enabled():
+        pytest.skip("built without OpenMP")
+    x = special_values(rng, (64, 32, 33, 35))        # 2048 planes: enough work for 2 threads
+    o1, a1 = _core.pool2d_forward(x, kind, 2, 2, 0, n_threads=1)
+    o2, a2 = _core.pool2d_forward(x, kind, 2, 2, 0, n_threads=2)
+    same_bits(o1, o2)
+    if kind == "max":
+        np.testing.assert_array_equal(a1, a2)
+    dout = special_values(rng, o1.shape)
+    same_bits(_core.pool2d_backward(dout, a1, x.shape, kind, 2, 2, 0, n_threads=1),
+              _core.pool2d_backward(dout, a1, x.shape, kind, 2, 2, 0, n_threads=2))
 
 
 # ---------------------------------------------------------------- threads
