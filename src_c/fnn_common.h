@@ -56,11 +56,11 @@ static inline void fnn_ftz_leave(unsigned old) { (void)old; }
 #endif
 
 /* Work (in floating-point operations, roughly) per thread: a kernel gets one thread per this much, so it runs
-   on one thread below twice this.  Was 1M: the memory-bound passes of a small CNN at batch 64 (activations,
-   pooling, 0.3-0.7M elements at 1 "flop" each) then stayed on one thread while a fork/join of a warm team
-   costs a few microseconds; 256k gave Nielsen's nets 6-30% more samples/s on 2 threads (noisy dev VM). */
+   on one thread below twice this.  Tried 256k (2026-11-28): Nielsen's CNNs at batch 64 gained 6-30% on 2
+   threads (noisy), but the small MLP steps lost 10-37% (54-100-1 at batch 256: 107 -> 163 us per step on 2
+   threads; a team's fork/join costs more than a 10 us pass on this VM), so it stays at 1M. */
 #ifndef FNN_PAR_MIN_WORK
-#define FNN_PAR_MIN_WORK 262144.0
+#define FNN_PAR_MIN_WORK 1048576.0
 #endif
 
 /* Threads to use for `work` units given the caller's budget; 1 when below the threshold. */
