@@ -232,6 +232,42 @@ FNN_TARGET_AVX512 static void col2im_s2_avx512(float *FNN_RESTRICT dx, const flo
         }
     }
 }
+
+/* col2im for a plane no wider than one vector (W <= 16, stride 1): each input row is one 16-float row of an
+   aligned scratch plane, so the read-modify-write of a tap hits exactly the vector the previous tap of that
+   row stored (store-to-load forwarding works; adding unaligned, partially overlapping masked vectors straight
+   into dx made every tap wait for the previous store to reach the cache).  The column value for input
+   column iw of tap kw is at ow = iw - off: one masked load from the (read-only) column matrix, no shuffles.
+   Adds happen in the same (c, kh, kw, oh) order as the other paths: bitwise the same result. */
+#define C2I_MAX_H 64
+FNN_TARGET_AVX512 static void col2im_narrow_avx512(float *FNN_RESTRICT dx, const float *FNN_RESTRICT col,
+                                                   const fnn_conv_shape *s) {
+    const ptrdiff_t H = s->H, W = s->W, OH = s->OH, OW = s->OW;
+    float plane[C2I_MAX_H * 16] __attribute__((aligned(64)));
+    const __mmask16 wm = tail_mask16(W);
+    for (ptrdiff_t c = 0; c < s->C; c++) {
+        for (ptrdiff_t i = 0; i < H; i++) _mm512_store_ps(plane + 16 * i, _mm512_setzero_ps());
+        for (ptrdiff_t kh = 0; kh < s->KH; kh++) {
+            for (ptrdiff_t kw = 0; kw < s->KW; kw++) {
+                const float *src = col + ((c * s->KH + kh) * s->KW + kw) * OH * OW;
+                ptrdiff_t off = kw * s->DW - s->PW, lo, hi;
+                fnn_conv_valid_range(&lo, &hi, off, 1, W, OW);
+                if (lo >= hi) continue;
+                /* lane iw <- column value at ow = iw - off, for ow in [lo, hi) */
+                const __mmask16 m = range_mask16(-off, lo, hi);
+                for (ptrdiff_t oh = 0; oh < OH; oh++) {
+                    ptrdiff_t ih = oh * s->SH - s->PH + kh * s->DH;
+                    if (ih < 0 || ih >= H) continue;
+                    float *r = plane + 16 * ih;
+                    const __m512 v = _mm512_maskz_loadu_ps(m, src + oh * OW - off);
+                    _mm512_store_ps(r, _mm512_mask_add_ps(_mm512_load_ps(r), m, _mm512_load_ps(r), v));
+                }
+            }
+        }
+        float *xc = dx + c * H * W;
+        for (ptrdiff_t i = 0; i < H; i++) _mm512_mask_storeu_ps(xc + i * W, wm, _mm512_load_ps(plane + 16 * i));
+    }
+}
 #endif
 
 void fnn_conv_im2col(float *col, const float *x, const fnn_conv_shape *s) {
@@ -248,7 +284,8 @@ void fnn_conv_im2col(float *col, const float *x, const fnn_conv_shape *s) {
 void fnn_conv_col2im(float *dx, const float *col, const fnn_conv_shape *s) {
 #ifdef FNN_X86_TARGETS
     if (s->SW <= 2 && fnn_get_isa() == FNN_ISA_AVX512) {
-        if (s->SW == 1) col2im_avx512(dx, col, s);
+        if (s->SW == 1 && s->W <= 16 && s->H <= C2I_MAX_H) col2im_narrow_avx512(dx, col, s);
+        else if (s->SW == 1) col2im_avx512(dx, col, s);
         else col2im_s2_avx512(dx, col, s);
         return;
     }
