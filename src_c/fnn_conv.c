@@ -47,7 +47,7 @@ static int is_pointwise(const fnn_conv_shape *s) {
 /* Per-thread buffer: the column matrix, or (direct route) the zero-bordered sample or output gradient. */
 static ptrdiff_t col_floats(const fnn_conv_shape *s) {
     if (fnn_conv_is_depthwise(s) || is_pointwise(s)) return 0;
-    ptrdiff_t col = s->C * s->KH * s->KW * s->OH * s->OW;
+    ptrdiff_t col = s->C * s->KH * s->KW * s->OH * s->OW + FNN_CONV_COL_SLACK;
     if (fnn_conv_direct_geometry(s)) {
         ptrdiff_t d = fnn_conv_direct_scratch_floats(s);
         if (d > col) col = d;

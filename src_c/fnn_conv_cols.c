@@ -105,17 +105,15 @@ FNN_TARGET_AVX512 static void im2col_avx512(float *FNN_RESTRICT col, const float
                     ptrdiff_t ih = oh * s->SH - s->PH + kh * s->DH;
                     float *d = dst + oh * OW;
                     ptrdiff_t j = 0;
+                    /* full-width stores: a row's last vector spills up to 15 floats into the next row, which
+                       is written after it (the buffer has FNN_CONV_COL_SLACK floats after the last row) */
                     if (ih < 0 || ih >= H || lo >= hi) {
-                        for (; j + 16 <= OW; j += 16) _mm512_storeu_ps(d + j, z);
-                        if (j < OW) _mm512_mask_storeu_ps(d + j, tail_mask16(OW - j), z);
+                        for (; j < OW; j += 16) _mm512_storeu_ps(d + j, z);
                         continue;
                     }
                     const float *xr = xc + ih * W + off;
-                    for (; j + 16 <= OW; j += 16)
+                    for (; j < OW; j += 16)
                         _mm512_storeu_ps(d + j, _mm512_maskz_loadu_ps(range_mask16(j, lo, hi), xr + j));
-                    if (j < OW)
-                        _mm512_mask_storeu_ps(d + j, tail_mask16(OW - j),
-                                              _mm512_maskz_loadu_ps(range_mask16(j, lo, hi), xr + j));
                 }
             }
         }
