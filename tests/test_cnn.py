@@ -48,6 +48,27 @@ def test_cnn_gradient_matches_finite_differences(bn, rng):
     np.testing.assert_allclose(g[trainable], num[trainable], rtol=3e-2, atol=3e-3)
 
 
+def _trains_like_torch(m, net, X, y, lr, batch, rtol, atol):
+    """Copy m's weights into the torch net, run three epochs of SGD with momentum 0.9 in both (no shuffling),
+    and compare every parameter and running statistic, then the evaluation-mode outputs."""
+    import torch
+    nn = torch.nn
+    net.load_state_dict({k: torch.tensor(v) for k, v in m.state_dict().items()}, strict=False)
+    topt = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9)
+    for _ in range(3):   # forward, backward, update, running statistics
+        for lo in range(0, len(X), batch):
+            topt.zero_grad()
+            nn.functional.cross_entropy(net(torch.tensor(X[lo:lo + batch])), torch.tensor(y[lo:lo + batch])).backward()
+            topt.step()
+    m.fit(X, y, epochs=3, batch_size=batch, shuffle=False, verbose=0)
+    for k, v in net.state_dict().items():
+        if k.endswith("num_batches_tracked"):
+            continue
+        np.testing.assert_allclose(m.state_dict()[k], v.numpy(), rtol=rtol, atol=atol, err_msg=k)
+    net.eval()
+    np.testing.assert_allclose(m.forward(X), net(torch.tensor(X)).detach().numpy(), rtol=rtol, atol=atol)
+
+
 def test_cnn_matches_torch(rng):
     torch = pytest.importorskip("torch")
     nn = torch.nn
@@ -58,28 +79,14 @@ def test_cnn_matches_torch(rng):
     net = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
                         nn.Conv2d(4, 6, 3, stride=2, padding=1, groups=2), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
                         nn.Flatten(), nn.Linear(6, 5))
-    net.load_state_dict({k: torch.tensor(v) for k, v in m.state_dict().items()}, strict=False)
     X = rng.standard_normal((16, 2, 10, 10)).astype(np.float32)
-    y = rng.integers(0, 5, 16)
-    topt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
-    for _ in range(3):   # three training steps: forward, backward, update, running statistics
-        topt.zero_grad()
-        loss = nn.functional.cross_entropy(net(torch.tensor(X)), torch.tensor(y))
-        loss.backward()
-        topt.step()
-    m.fit(X, y, epochs=3, batch_size=16, shuffle=False, verbose=0)
-    for k, v in net.state_dict().items():
-        if k.endswith("num_batches_tracked"):
-            continue
-        np.testing.assert_allclose(m.state_dict()[k], v.numpy(), rtol=2e-4, atol=2e-5, err_msg=k)
-    net.eval()
-    np.testing.assert_allclose(m.forward(X), net(torch.tensor(X)).detach().numpy(), rtol=2e-4, atol=2e-5)
+    _trains_like_torch(m, net, X, rng.integers(0, 5, 16), lr=0.1, batch=16, rtol=2e-4, atol=2e-5)
 
 
 @pytest.mark.parametrize("nt", [1, 2])
 def test_fused_and_direct_paths_match_torch(rng, nt, threads):
     """Few-channel 5x5 convolutions (the direct route on AVX-512: forward, input and weight gradients), each
-    followed by a ReLU fused into its forward pass (Conv -> ReLU, BN -> ReLU), trained for three steps."""
+    followed by a ReLU fused into its forward pass (Conv -> ReLU, BN -> ReLU), trained for three epochs."""
     torch = pytest.importorskip("torch")
     nn = torch.nn
     threads(nt)
@@ -90,22 +97,8 @@ def test_fused_and_direct_paths_match_torch(rng, nt, threads):
     net = nn.Sequential(nn.Conv2d(1, 4, 5, padding=2), nn.ReLU(), nn.Conv2d(4, 8, 5, padding=1),
                         nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(8, 6, 3), nn.ReLU(),
                         nn.Flatten(), nn.Linear(6 * 3 * 3, 5))
-    net.load_state_dict({k: torch.tensor(v) for k, v in m.state_dict().items()}, strict=False)
     X = rng.standard_normal((24, 1, 12, 12)).astype(np.float32)
-    y = rng.integers(0, 5, 24)
-    topt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
-    for _ in range(3):
-        for lo in (0, 8, 16):
-            topt.zero_grad()
-            nn.functional.cross_entropy(net(torch.tensor(X[lo:lo + 8])), torch.tensor(y[lo:lo + 8])).backward()
-            topt.step()
-    m.fit(X, y, epochs=3, batch_size=8, shuffle=False, verbose=0)
-    for k, v in net.state_dict().items():
-        if k.endswith("num_batches_tracked"):
-            continue
-        np.testing.assert_allclose(m.state_dict()[k], v.numpy(), rtol=5e-4, atol=5e-5, err_msg=k)
-    net.eval()
-    np.testing.assert_allclose(m.forward(X), net(torch.tensor(X)).detach().numpy(), rtol=5e-4, atol=5e-5)
+    _trains_like_torch(m, net, X, rng.integers(0, 5, 24), lr=0.05, batch=8, rtol=5e-4, atol=5e-5)
 
 
 def test_cnn_training_is_thread_independent(rng):
