@@ -235,7 +235,8 @@ void fnn_conv_direct_flip_weights(float *wt, const float *w, const fnn_conv_shap
         for (ptrdiff_t c = 0; c < s->C; c++)
             for (ptrdiff_t kh = 0; kh < KH; kh++)
                 for (ptrdiff_t kw = 0; kw < KW; kw++)
-                    wt[(c * s->OC + o) * KK + (KH - 1 - kh) * KW + (KW - 1 - kw)] = w[(o * s->C + c) * KK + kh * KW + kw];
+                    wt[(c * s->OC + o) * KK + (KH - 1 - kh) * KW + (KW - 1 - kw)] =
+                        w[(o * s->C + c) * KK + kh * KW + kw];
 }
 
 void fnn_conv_direct_dx_sample(float *dx, const float *dout, const float *wt, const fnn_conv_shape *s,
