@@ -6,8 +6,10 @@
    rows accumulates, over (c, kh, kw), a broadcast weight times the input row segment shifted by kw (one
    load serves RO channels).  Padding is a zero border in a per-thread copy of the sample (no bounds tests).
    The input gradient is the same kernel: dx = conv(dout zero-bordered by K-1-P, weights transposed over
-   the channels and flipped in both axes).  Every output sums its terms in the same order (bias, then c, kh,
-   kw ascending) whatever the tiling and thread count. */
+   the channels and flipped in both axes).  The weight gradient sums a backward chunk's samples lane-wise in
+   registers (tiles of RO output channels x up to 5 kernel columns; one reduction per weight and chunk).
+   Every output sums its terms in the same order (bias, then c, kh, kw ascending; the chunk's samples, rows
+   and columns) whatever the tiling and thread count. */
 #include <string.h>
 
 #include "fnn_conv_impl.h"
