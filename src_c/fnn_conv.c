@@ -233,7 +233,7 @@ static int backward_chunk(const conv_ctx *c, ptrdiff_t chunk, float *dwp, float 
 // db (OC) = sum over n, oh, ow of dout (N,OC,OH,OW), in double, samples in order
 void fnn_conv_bias_grad(float *db, const float *dout, const fnn_conv_shape *s, int n_threads) {
     const ptrdiff_t P = s->OH * s->OW;
-    int nt = fnn_threads_for((double)s->N * (double)s->OC * (double)P, n_threads);
+    int nt = fnn_threads_for(4.0 * (double)s->N * (double)s->OC * (double)P, n_threads);   /* memory-bound */
     if (nt > s->OC) nt = (int)s->OC;
     (void)nt;
     CONV_PAR_FOR(nt)
