@@ -4,10 +4,12 @@
    inside the input row are one range [lo, hi), the same for every oh, so a destination row of OW floats is
    zeros, a copy (or a strided gather), zeros.
    With stride 1 or 2 along W the AVX-512 path writes each destination row in 16-float vectors: one masked load
-   (lanes outside [lo, hi) read nothing and give 0) and one store, instead of a memcpy call and two fill loops
-   per row (the rows are short: 10 to 28 floats in the networks of issue #7, where the copies cost a quarter
-   of a training step).  col2im adds the same way.  Both are pure data movement (col2im adds every column
-   value into its pixel in the same order as the portable loop), so every ISA gives bitwise identical results. */
+   (stride 2: two, and a permute to the even elements; lanes outside [lo, hi) read nothing and give 0) and one
+   store, instead of a memcpy call and two fill loops per row (the rows are short: 8 to 28 floats in the
+   networks of issue #7, where the copies cost a quarter of a training step).  col2im adds the same way, or,
+   for planes up to 16 wide, into an aligned scratch plane (no store-forwarding stalls).  Both are pure data
+   movement (col2im adds every column value into its pixel in the same order as the portable loop), so every
+   ISA gives bitwise identical results. */
 #include <stdint.h>
 #include <string.h>
 
@@ -88,69 +90,9 @@ static inline __mmask16 range_mask16(ptrdiff_t j0, ptrdiff_t lo, ptrdiff_t hi) {
 
 static inline __mmask16 tail_mask16(ptrdiff_t r) { return range_mask16(0, 0, r); }
 
-/* The vector at column j of a destination row reads the input row from column j + off (off < 0 under a left
-   pad): lanes outside [lo, hi) are masked off, so only addresses inside the input row are read or written. */
-FNN_TARGET_AVX512 static void im2col_avx512(float *FNN_RESTRICT col, const float *FNN_RESTRICT x,
-                                            const fnn_conv_shape *s) {
-    const ptrdiff_t H = s->H, W = s->W, OH = s->OH, OW = s->OW;
-    const __m512 z = _mm512_setzero_ps();
-    for (ptrdiff_t c = 0; c < s->C; c++) {
-        const float *xc = x + c * H * W;
-        for (ptrdiff_t kh = 0; kh < s->KH; kh++) {
-            for (ptrdiff_t kw = 0; kw < s->KW; kw++) {
-                float *dst = col + ((c * s->KH + kh) * s->KW + kw) * OH * OW;
-                ptrdiff_t off = kw * s->DW - s->PW, lo, hi;
-                fnn_conv_valid_range(&lo, &hi, off, 1, W, OW);
-                for (ptrdiff_t oh = 0; oh < OH; oh++) {
-                    ptrdiff_t ih = oh * s->SH - s->PH + kh * s->DH;
-                    float *d = dst + oh * OW;
-                    ptrdiff_t j = 0;
-                    /* full-width stores: a row's last vector spills up to 15 floats into the next row, which
-                       is written after it (the buffer has FNN_CONV_COL_SLACK floats after the last row) */
-                    if (ih < 0 || ih >= H || lo >= hi) {
-                        for (; j < OW; j += 16) _mm512_storeu_ps(d + j, z);
-                        continue;
-                    }
-                    const float *xr = xc + ih * W + off;
-                    for (; j < OW; j += 16)
-                        _mm512_storeu_ps(d + j, _mm512_maskz_loadu_ps(range_mask16(j, lo, hi), xr + j));
-                }
-            }
-        }
-    }
-}
-
-FNN_TARGET_AVX512 static void col2im_avx512(float *FNN_RESTRICT dx, const float *FNN_RESTRICT col,
-                                            const fnn_conv_shape *s) {
-    const ptrdiff_t H = s->H, W = s->W, OH = s->OH, OW = s->OW;
-    memset(dx, 0, (size_t)(s->C * H * W) * sizeof(float));
-    for (ptrdiff_t c = 0; c < s->C; c++) {
-        float *xc = dx + c * H * W;
-        for (ptrdiff_t kh = 0; kh < s->KH; kh++) {
-            for (ptrdiff_t kw = 0; kw < s->KW; kw++) {
-                const float *src = col + ((c * s->KH + kh) * s->KW + kw) * OH * OW;
-                ptrdiff_t off = kw * s->DW - s->PW, lo, hi;
-                fnn_conv_valid_range(&lo, &hi, off, 1, W, OW);
-                if (lo >= hi) continue;
-                for (ptrdiff_t oh = 0; oh < OH; oh++) {
-                    ptrdiff_t ih = oh * s->SH - s->PH + kh * s->DH;
-                    if (ih < 0 || ih >= H) continue;
-                    float *xr = xc + ih * W + off;
-                    const float *d = src + oh * OW;
-                    for (ptrdiff_t j = lo / 16 * 16; j < hi; j += 16) {
-                        __mmask16 m = range_mask16(j, lo, hi);
-                        __m512 a = _mm512_maskz_loadu_ps(m, xr + j), b = _mm512_maskz_loadu_ps(m, d + j);
-                        _mm512_mask_storeu_ps(xr + j, m, _mm512_add_ps(a, b));
-                    }
-                }
-            }
-        }
-    }
-}
-
 /* Stride 2 along W: output column ow reads input column off + 2 ow, so 16 outputs come from 32 consecutive
-   input floats.  Two loads masked to the even lanes whose output is in [lo, hi), then one permute keeps the
-   even elements (col2im: the reverse permute and masked adds on the even lanes). */
+   input floats: two loads masked to the even lanes whose output is in [lo, hi), then one permute keeps the
+   even elements (col2im: the reverse permutes and masked adds on the even lanes). */
 static inline uint32_t spread_even(uint32_t m) {   /* bit l of m -> bit 2l */
     uint32_t v = m & 0xFFFFu;
     v = (v | (v << 8)) & 0x00FF00FFu;
@@ -160,9 +102,13 @@ static inline uint32_t spread_even(uint32_t m) {   /* bit l of m -> bit 2l */
     return v;
 }
 
-FNN_TARGET_AVX512 static void im2col_s2_avx512(float *FNN_RESTRICT col, const float *FNN_RESTRICT x,
-                                               const fnn_conv_shape *s) {
-    const ptrdiff_t H = s->H, W = s->W, OH = s->OH, OW = s->OW;
+/* Stride 1 or 2 along W.  The vector at column j of a destination row reads the input row from column
+   SW j + off (off < 0 under a left pad): lanes outside [lo, hi) are masked off, so only addresses inside the
+   input row are read.  Whole-vector stores: a row's last vector spills up to 15 floats into the next row,
+   which is written after it (the buffer has FNN_CONV_COL_SLACK floats after the last row). */
+FNN_TARGET_AVX512 static void im2col_avx512(float *FNN_RESTRICT col, const float *FNN_RESTRICT x,
+                                            const fnn_conv_shape *s) {
+    const ptrdiff_t H = s->H, W = s->W, OH = s->OH, OW = s->OW, SW = s->SW;
     const __m512 z = _mm512_setzero_ps();
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     for (ptrdiff_t c = 0; c < s->C; c++) {
@@ -171,22 +117,25 @@ FNN_TARGET_AVX512 static void im2col_s2_avx512(float *FNN_RESTRICT col, const fl
             for (ptrdiff_t kw = 0; kw < s->KW; kw++) {
                 float *dst = col + ((c * s->KH + kh) * s->KW + kw) * OH * OW;
                 ptrdiff_t off = kw * s->DW - s->PW, lo, hi;
-                fnn_conv_valid_range(&lo, &hi, off, 2, W, OW);
+                fnn_conv_valid_range(&lo, &hi, off, SW, W, OW);
                 for (ptrdiff_t oh = 0; oh < OH; oh++) {
                     ptrdiff_t ih = oh * s->SH - s->PH + kh * s->DH;
                     float *d = dst + oh * OW;
-                    const int row = ih >= 0 && ih < H && lo < hi;
+                    if (ih < 0 || ih >= H || lo >= hi) {
+                        for (ptrdiff_t j = 0; j < OW; j += 16) _mm512_storeu_ps(d + j, z);
+                        continue;
+                    }
                     const float *xr = xc + ih * W + off;
+                    if (SW == 1) {
+                        for (ptrdiff_t j = 0; j < OW; j += 16)
+                            _mm512_storeu_ps(d + j, _mm512_maskz_loadu_ps(range_mask16(j, lo, hi), xr + j));
+                        continue;
+                    }
                     for (ptrdiff_t j = 0; j < OW; j += 16) {
-                        __m512 v = z;
-                        if (row) {
-                            const uint32_t e = spread_even(range_mask16(j, lo, hi));
-                            const __m512 a = _mm512_maskz_loadu_ps((__mmask16)(e & 0xFFFFu), xr + 2 * j);
-                            const __m512 b = _mm512_maskz_loadu_ps((__mmask16)(e >> 16), xr + 2 * j + 16);
-                            v = _mm512_permutex2var_ps(a, even, b);
-                        }
-                        if (j + 16 <= OW) _mm512_storeu_ps(d + j, v);
-                        else _mm512_mask_storeu_ps(d + j, tail_mask16(OW - j), v);
+                        const uint32_t e = spread_even(range_mask16(j, lo, hi));
+                        const __m512 va = _mm512_maskz_loadu_ps((__mmask16)(e & 0xFFFFu), xr + 2 * j);
+                        const __m512 vb = _mm512_maskz_loadu_ps((__mmask16)(e >> 16), xr + 2 * j + 16);
+                        _mm512_storeu_ps(d + j, _mm512_permutex2var_ps(va, even, vb));
                     }
                 }
             }
@@ -194,10 +143,11 @@ FNN_TARGET_AVX512 static void im2col_s2_avx512(float *FNN_RESTRICT col, const fl
     }
 }
 
-FNN_TARGET_AVX512 static void col2im_s2_avx512(float *FNN_RESTRICT dx, const float *FNN_RESTRICT col,
-                                               const fnn_conv_shape *s) {
-    const ptrdiff_t H = s->H, W = s->W, OH = s->OH, OW = s->OW;
-    /* lanes 2i (i < 8) <- d[i] and d[8 + i] */
+/* Stride 1 or 2 along W: each tap's row segment added into its input row (masked to [lo, hi)). */
+FNN_TARGET_AVX512 static void col2im_avx512(float *FNN_RESTRICT dx, const float *FNN_RESTRICT col,
+                                            const fnn_conv_shape *s) {
+    const ptrdiff_t H = s->H, W = s->W, OH = s->OH, OW = s->OW, SW = s->SW;
+    /* stride 2: lanes 2i (i < 8) <- d[i] and d[8 + i] */
     const __m512i lo8 = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
     const __m512i hi8 = _mm512_setr_epi32(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
     memset(dx, 0, (size_t)(s->C * H * W) * sizeof(float));
@@ -207,7 +157,7 @@ FNN_TARGET_AVX512 static void col2im_s2_avx512(float *FNN_RESTRICT dx, const flo
             for (ptrdiff_t kw = 0; kw < s->KW; kw++) {
                 const float *src = col + ((c * s->KH + kh) * s->KW + kw) * OH * OW;
                 ptrdiff_t off = kw * s->DW - s->PW, lo, hi;
-                fnn_conv_valid_range(&lo, &hi, off, 2, W, OW);
+                fnn_conv_valid_range(&lo, &hi, off, SW, W, OW);
                 if (lo >= hi) continue;
                 for (ptrdiff_t oh = 0; oh < OH; oh++) {
                     ptrdiff_t ih = oh * s->SH - s->PH + kh * s->DH;
@@ -216,6 +166,11 @@ FNN_TARGET_AVX512 static void col2im_s2_avx512(float *FNN_RESTRICT dx, const flo
                     const float *d = src + oh * OW;
                     for (ptrdiff_t j = lo / 16 * 16; j < hi; j += 16) {
                         const __mmask16 m = range_mask16(j, lo, hi);
+                        if (SW == 1) {
+                            __m512 va = _mm512_maskz_loadu_ps(m, xr + j), vb = _mm512_maskz_loadu_ps(m, d + j);
+                            _mm512_mask_storeu_ps(xr + j, m, _mm512_add_ps(va, vb));
+                            continue;
+                        }
                         const uint32_t e = spread_even(m);
                         const __mmask16 ea = (__mmask16)(e & 0xFFFFu), eb = (__mmask16)(e >> 16);
                         const __m512 dv = _mm512_maskz_loadu_ps(m, d + j);
@@ -271,8 +226,7 @@ FNN_TARGET_AVX512 static void col2im_narrow_avx512(float *FNN_RESTRICT dx, const
 void fnn_conv_im2col(float *col, const float *x, const fnn_conv_shape *s) {
 #ifdef FNN_X86_TARGETS
     if (s->SW <= 2 && fnn_get_isa() == FNN_ISA_AVX512) {
-        if (s->SW == 1) im2col_avx512(col, x, s);
-        else im2col_s2_avx512(col, x, s);
+        im2col_avx512(col, x, s);
         return;
     }
 #endif
@@ -283,8 +237,7 @@ void fnn_conv_col2im(float *dx, const float *col, const fnn_conv_shape *s) {
 #ifdef FNN_X86_TARGETS
     if (s->SW <= 2 && fnn_get_isa() == FNN_ISA_AVX512) {
         if (s->SW == 1 && s->W <= 16 && s->H <= C2I_MAX_H) col2im_narrow_avx512(dx, col, s);
-        else if (s->SW == 1) col2im_avx512(dx, col, s);
-        else col2im_s2_avx512(dx, col, s);
+        else col2im_avx512(dx, col, s);
         return;
     }
 #endif
