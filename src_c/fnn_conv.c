@@ -118,7 +118,8 @@ typedef struct {
     const float *x, *w, *bias, *dout;
     ptrdiff_t colsz, wsz;
     const float *wflip;   /* direct route: flipped weights for the input gradient */
-    int gemm_threads, dw_t, relu, direct, direct_dw;
+    int gemm_threads, dw_t, relu;
+    int direct_fwd, direct_dx, direct_dw;   /* which passes take the direct route (fnn_conv_direct.c) */
 } conv_ctx;
 
 // out_n (OC,OH*OW) = w (OC, C/G*KH*KW) @ im2col(x_n) + bias, per group
@@ -127,7 +128,7 @@ static int forward_sample(const conv_ctx *c, ptrdiff_t n, float *col) {
     const ptrdiff_t G = s->G, OCg = s->OC / G, Kg = s->C / G * s->KH * s->KW, P = s->OH * s->OW;
     const float *xn = c->x + n * s->C * s->H * s->W;
     float *on = c->out + n * s->OC * P;
-    if (c->direct) {
+    if (c->direct_fwd) {
         fnn_conv_direct_forward_sample(on, xn, c->w, c->bias, c->relu, s, col);
         return FNN_OK;
     }
@@ -159,13 +160,22 @@ int fnn_conv2d_forward_ep(float *out, const float *x, const float *w, const floa
     if (fnn_conv_is_depthwise(s)) {
         int st = fnn_conv_dw_forward(out, x, w, bias, s, n_threads);
         if (st != FNN_OK || !relu) return st;
-        const ptrdiff_t total = s->N * s->OC * s->OH * s->OW;
-        for (ptrdiff_t i = 0; i < total; i++) out[i] = out[i] > 0.0f ? out[i] : 0.0f;
+        /* the depthwise kernel has no epilogue: the ReLU as its own pass, planes over threads as the
+           activation pass it replaces (4 units of work per element, see fnn_act.c) */
+        const ptrdiff_t planes = s->N * s->OC, P = s->OH * s->OW;
+        int nt = fnn_threads_for(4.0 * (double)planes * (double)P, n_threads);
+        if (nt > planes) nt = (int)planes;
+        (void)nt;
+        CONV_PAR_FOR(nt)
+        for (ptrdiff_t q = 0; q < planes; q++) {
+            float *o = out + q * P;
+            for (ptrdiff_t i = 0; i < P; i++) o[i] = o[i] > 0.0f ? o[i] : 0.0f;
+        }
         return FNN_OK;
     }
     conv_ctx c = {0};
     c.s = s; c.out = out; c.x = x; c.w = w; c.bias = bias; c.ws = ws; c.relu = relu != 0;
-    c.direct = fnn_conv_direct_ok(s);
+    c.direct_fwd = fnn_conv_direct_ok(s);
     c.colsz = col_floats(s);
     if (c.colsz && !ws) return FNN_ERR_ARG;
     double work = 2.0 * (double)s->N * (double)s->OC * (double)(s->C / s->G * s->KH * s->KW) * (double)(s->OH * s->OW);
@@ -216,7 +226,7 @@ static int backward_chunk(const conv_ctx *c, ptrdiff_t chunk, float *dwp, float 
             }
         }
         if (!c->dx || st != FNN_OK) continue;
-        if (c->direct) {   /* the column buffer is free again: it takes the zero-bordered dout_n */
+        if (c->direct_dx) {   /* the column buffer is free again: it takes the zero-bordered dout_n */
             fnn_conv_direct_dx_sample(c->dx + n * CHW, dn, c->wflip, s, col);
             continue;
         }
@@ -274,8 +284,8 @@ int fnn_conv2d_backward(float *dx, float *dw, float *db, const float *dout, cons
     const int use_part = n_partials(s) > 0;
     if ((c.colsz || use_part) && !ws) return FNN_ERR_ARG;
     float *part = ws + n_col_bufs(s, n_threads) * c.colsz;
-    c.direct = dx && s->C >= 4 && fnn_conv_direct_ok(s);   /* C < 4 output channels: tiles mostly empty */
-    if (c.direct) {
+    c.direct_dx = dx && s->C >= 4 && fnn_conv_direct_ok(s);   /* C < 4 output channels: tiles mostly empty */
+    if (c.direct_dx) {
         float *wf = part + n_partials(s) * c.wsz;
         fnn_conv_direct_flip_weights(wf, w, s);
         c.wflip = wf;
