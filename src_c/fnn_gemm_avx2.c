@@ -7,11 +7,21 @@
 #define MR 6
 #define NR 16
 
-/* c rows [0, mr) x columns [0, nr) = alpha * acc + beta * c; partial tiles go through a small temp tile. */
+/* Lane mask for the columns [8 * v, nr) of an 8-float vector v (all lanes when the vector is full). */
+static inline FNN_TARGET_AVX2 __attribute__((always_inline)) __m256i
+lane_mask(int nr, int v) {
+    __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(nr - 8 * v), idx);
+}
+
+/* c rows [0, mr) x columns [0, nr) = alpha * acc + beta * c; a partial tile goes through lane masks (never
+   touches past nr).  No temporary tile: a local array that the accumulators are stored into makes GCC keep
+   them in memory and spill all twelve on every k step (a third of the FMA rate). */
 static inline FNN_TARGET_AVX2 __attribute__((always_inline)) void
 ukr_store(__m256 acc[MR][2], float *FNN_RESTRICT c, ptrdiff_t ldc, float alpha, float beta, int mr, int nr) {
     __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
     if (mr == MR && nr == NR) {
+#pragma GCC unroll 6
         for (int i = 0; i < MR; i++) {
             float *ci = c + i * ldc;
             __m256 r0 = _mm256_mul_ps(va, acc[i][0]), r1 = _mm256_mul_ps(va, acc[i][1]);
@@ -24,17 +34,18 @@ ukr_store(__m256 acc[MR][2], float *FNN_RESTRICT c, ptrdiff_t ldc, float alpha, 
         }
         return;
     }
-    FNN_ALIGN64 float t[MR * NR];
+    __m256i m0 = lane_mask(nr, 0), m1 = lane_mask(nr, 1);
+#pragma GCC unroll 6
     for (int i = 0; i < MR; i++) {
-        _mm256_store_ps(t + i * NR, _mm256_mul_ps(va, acc[i][0]));
-        _mm256_store_ps(t + i * NR + 8, _mm256_mul_ps(va, acc[i][1]));
-    }
-    for (int i = 0; i < mr; i++) {
+        if (i >= mr) break;
         float *ci = c + i * ldc;
-        if (beta == 0.0f)
-            for (int j = 0; j < nr; j++) ci[j] = t[i * NR + j];
-        else
-            for (int j = 0; j < nr; j++) ci[j] = beta * ci[j] + t[i * NR + j];
+        __m256 r0 = _mm256_mul_ps(va, acc[i][0]), r1 = _mm256_mul_ps(va, acc[i][1]);
+        if (beta != 0.0f) {
+            r0 = _mm256_fmadd_ps(vb, _mm256_maskload_ps(ci, m0), r0);
+            if (nr > 8) r1 = _mm256_fmadd_ps(vb, _mm256_maskload_ps(ci + 8, m1), r1);
+        }
+        _mm256_maskstore_ps(ci, m0, r0);
+        if (nr > 8) _mm256_maskstore_ps(ci + 8, m1, r1);
     }
 }
 
@@ -43,6 +54,7 @@ static FNN_TARGET_AVX2 void ukr_col(ptrdiff_t k, const float *FNN_RESTRICT a, pt
                                     const float *FNN_RESTRICT b, ptrdiff_t rsb, float *FNN_RESTRICT c,
                                     ptrdiff_t ldc, float alpha, float beta, int mr, int nr) {
     __m256 acc[MR][2];
+#pragma GCC unroll 6
     for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
     for (ptrdiff_t p = 0; p < k; p++) {
         __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
@@ -63,6 +75,7 @@ static FNN_TARGET_AVX2 void ukr_row(ptrdiff_t k, const float *FNN_RESTRICT a, pt
                                     const float *FNN_RESTRICT b, ptrdiff_t rsb, float *FNN_RESTRICT c,
                                     ptrdiff_t ldc, float alpha, float beta, int mr, int nr) {
     __m256 acc[MR][2];
+#pragma GCC unroll 6
     for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
     const float *a0 = a, *a3 = a + 3 * sa;
     for (ptrdiff_t p = 0; p < k; p++) {
