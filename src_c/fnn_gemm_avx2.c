@@ -96,8 +96,95 @@ static FNN_TARGET_AVX2 void ukr_row(ptrdiff_t k, const float *FNN_RESTRICT a, pt
     ukr_store(acc, c, ldc, alpha, beta, mr, nr);
 }
 
-static const fnn_gemm_arch_t arch_avx2 = {MR, NR, 256, 1024, ukr_col, ukr_row, NULL, NULL, fnn_gemm_pack_a,
-                                              fnn_gemm_pack_b};
+/* 8 x 8 transpose in registers: r[i] lane j <-> r[j] lane i. */
+static inline FNN_TARGET_AVX2 __attribute__((always_inline)) void transpose8(__m256 r[8]) {
+    __m256 t[8], u[8];
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) {
+        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+#pragma GCC unroll 2
+    for (int i = 0; i < 2; i++) {
+        u[4 * i] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+        u[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+        u[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+        u[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) {
+        r[i] = _mm256_permute2f128_ps(u[i], u[4 + i], 0x20);
+        r[4 + i] = _mm256_permute2f128_ps(u[i], u[4 + i], 0x31);
+    }
+}
+
+/* Panel of NR columns and kc steps: dst[p * NR + j] = op(B)[p, j] for j < nr, 0 for nr <= j < NR. */
+static FNN_TARGET_AVX2 void pack_b(float *FNN_RESTRICT dst, const float *FNN_RESTRICT b, ptrdiff_t ldb,
+                                   int trans_b, ptrdiff_t kc, int nr, int NRp) {
+    if (NRp != NR) {
+        fnn_gemm_pack_b(dst, b, ldb, trans_b, kc, nr, NRp);
+        return;
+    }
+    if (!trans_b) {  /* B stored (K, N): a row of nr floats per step, masked past nr (reads nothing there) */
+        if (nr == NR) {
+            for (ptrdiff_t p = 0; p < kc; p++) {
+                _mm256_store_ps(dst + p * NR, _mm256_loadu_ps(b + p * ldb));
+                _mm256_store_ps(dst + p * NR + 8, _mm256_loadu_ps(b + p * ldb + 8));
+            }
+            return;
+        }
+        const __m256i m0 = lane_mask(nr, 0), m1 = lane_mask(nr, 1);
+        for (ptrdiff_t p = 0; p < kc; p++) {
+            _mm256_store_ps(dst + p * NR, _mm256_maskload_ps(b + p * ldb, m0));
+            _mm256_store_ps(dst + p * NR + 8, _mm256_maskload_ps(b + p * ldb + 8, m1));
+        }
+        return;
+    }
+    /* B^T stored (N, K): 8 x 8 transposes, columns past nr are zero rows of the transpose */
+    ptrdiff_t p0 = 0;
+    for (; p0 + 8 <= kc; p0 += 8) {
+        for (int h = 0; h < 2; h++) {
+            __m256 r[8];
+#pragma GCC unroll 8
+            for (int j = 0; j < 8; j++)
+                r[j] = 8 * h + j < nr ? _mm256_loadu_ps(b + (8 * h + j) * ldb + p0) : _mm256_setzero_ps();
+            transpose8(r);
+#pragma GCC unroll 8
+            for (int q = 0; q < 8; q++) _mm256_store_ps(dst + (p0 + q) * NR + 8 * h, r[q]);
+        }
+    }
+    for (ptrdiff_t p = p0; p < kc; p++)
+        for (int j = 0; j < NR; j++) dst[p * NR + j] = j < nr ? b[j * ldb + p] : 0.0f;
+}
+
+/* Panel of MR rows and kc steps: dst[p * MR + i] = op(A)[i, p] for i < mr, 0 for mr <= i < MR. */
+static FNN_TARGET_AVX2 void pack_a(float *FNN_RESTRICT dst, const float *FNN_RESTRICT a, ptrdiff_t lda,
+                                   int trans_a, ptrdiff_t kc, int mr, int MRp) {
+    if (MRp != MR) {
+        fnn_gemm_pack_a(dst, a, lda, trans_a, kc, mr, MRp);
+        return;
+    }
+    const __m256i m6 = lane_mask(MR, 0), mm = lane_mask(mr, 0);
+    if (trans_a) {  /* A^T stored (K, M): mr contiguous floats per step */
+        for (ptrdiff_t p = 0; p < kc; p++)
+            _mm256_maskstore_ps(dst + p * MR, m6, _mm256_maskload_ps(a + p * lda, mm));
+        return;
+    }
+    /* A stored (M, K): 8 x 8 transposes of the mr rows (two zero rows below), 6 lanes stored per step */
+    ptrdiff_t p0 = 0;
+    for (; p0 + 8 <= kc; p0 += 8) {
+        __m256 r[8];
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; i++) r[i] = i < mr ? _mm256_loadu_ps(a + i * lda + p0) : _mm256_setzero_ps();
+        transpose8(r);
+#pragma GCC unroll 8
+        for (int q = 0; q < 8; q++) _mm256_maskstore_ps(dst + (p0 + q) * MR, m6, r[q]);
+    }
+    for (ptrdiff_t p = p0; p < kc; p++)
+        for (int i = 0; i < MR; i++) dst[p * MR + i] = i < mr ? a[i * lda + p] : 0.0f;
+}
+
+static const fnn_gemm_arch_t arch_avx2 = {MR, NR, 256, 1024, ukr_col, ukr_row, NULL, NULL, pack_a, pack_b};
 
 const fnn_gemm_arch_t *fnn_gemm_arch_avx2(void) { return &arch_avx2; }
 
