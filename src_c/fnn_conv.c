@@ -12,6 +12,7 @@
 
 #include "fnn_conv.h"
 #include "fnn_conv_impl.h"
+#include "fnn_cpu.h"
 #include "fnn_gemm.h"
 
 #ifdef _OPENMP
@@ -277,14 +278,18 @@ int fnn_conv2d_backward(float *dx, float *dw, float *db, const float *dout, cons
     /* the direct weight gradient: a tile does RO x KW FMAs per RO + KW loads, and the GEMM route's N is OC;
        it wins for few output channels and wide kernels (measured: 1->6 5x5 2.6x, 1->20 5x5 1.07x, 6->16 5x5
        even; 1->32 5x5 and 16->16 3x3 lose 15-30%) */
-    c.direct_dw = s->OC <= 20 && s->KW >= 5 && fnn_conv_direct_ok(s);
+    /* AVX2 (8 lanes, 16 registers: weight-gradient tiles of 2 channels, not 4): the direct weight gradient
+       wins only for one input channel (1->6 5x5 4x, 1->20 5x5 1.9x; 6->16 5x5 loses 15%), and the direct
+       input gradient loses to the GEMM route (6->16 5x5: 1.5x slower), unless forced (mode 1) */
+    const int narrow = fnn_get_isa() != FNN_ISA_AVX512 && fnn_conv_direct_mode != 1;
+    c.direct_dw = s->OC <= 20 && s->KW >= 5 && fnn_conv_direct_ok(s) && !(narrow && s->C > 1);
     c.dw_t = dw_transposed(s) && !c.direct_dw;   /* the direct partials are in dw's own layout */
     const ptrdiff_t OCg = s->OC / s->G, Kg = s->C / s->G * s->KH * s->KW;
     const ptrdiff_t nch = n_chunks(s);
     const int use_part = n_partials(s) > 0;
     if ((c.colsz || use_part) && !ws) return FNN_ERR_ARG;
     float *part = ws + n_col_bufs(s, n_threads) * c.colsz;
-    c.direct_dx = dx && s->C >= 4 && fnn_conv_direct_ok(s);   /* C < 4 output channels: tiles mostly empty */
+    c.direct_dx = dx && s->C >= 4 && fnn_conv_direct_ok(s) && !narrow;   /* C < 4: tiles mostly empty */
     if (c.direct_dx) {
         float *wf = part + n_partials(s) * c.wsz;
         fnn_conv_direct_flip_weights(wf, w, s);

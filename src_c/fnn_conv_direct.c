@@ -1,4 +1,4 @@
-/* fastnn: direct convolution for few channels (AVX-512), stride 1, dilation 1, one group.
+/* fastnn: direct convolution for few channels (AVX-512 and AVX2), stride 1, dilation 1, one group.
    The im2col + GEMM route copies every input pixel KH*KW times into the column matrix before the multiply;
    with few channels (LeNet-5's 1->6 and 6->16, Nielsen's 1->20) that copy is larger than the output and
    costs more than the arithmetic, and the GEMM's M (the output channels) is too small for its tiles.
@@ -167,6 +167,153 @@ FNN_TARGET_AVX512 static void direct_dw(const dw_args *a) {
         oc += ro;
     }
 }
+
+/* ---- AVX2 (8-float vectors, 16 ymm registers) ------------------------------------------------------------
+   The same tiles at half the width, shaped to fit 16 registers: forward/input-gradient tiles of RO <= 4
+   channels x RH <= 2 rows (8 accumulators, 2 input vectors, the broadcast weight and the lane mask), weight
+   gradient tiles of RO <= 2 channels x NK <= 5 kernel columns (10 accumulators).  Masked loads read nothing
+   past a row's last column; the sums run in the same order as the AVX-512 tiles, lane-wise over 8 lanes. */
+#define DIRECT_RH2 2
+
+static inline FNN_TARGET_AVX2 __m256i lanes8(ptrdiff_t n) {   /* lanes l < n */
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n < 8 ? n : 8)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+#define LOAD8(FULL, p, m) ((FULL) ? _mm256_loadu_ps(p) : _mm256_maskload_ps((p), (m)))
+#define DIRECT_TILE2(NAME, RO, RH, FULL)                                                                         \
+    FNN_TARGET_AVX2 static void NAME(const direct_args *a, ptrdiff_t oc, ptrdiff_t oh, ptrdiff_t j, __m256i m) { \
+        const ptrdiff_t KK = a->KH * a->KW, plane = a->Hp * a->Wp;                                              \
+        __m256 acc[RO][RH];                                                                                     \
+        _Pragma("GCC unroll 8") for (int o = 0; o < RO; o++) {                                                  \
+            __m256 b0 = a->bias ? _mm256_set1_ps(a->bias[oc + o]) : _mm256_setzero_ps();                        \
+            _Pragma("GCC unroll 8") for (int r = 0; r < RH; r++) acc[o][r] = b0;                                \
+        }                                                                                                       \
+        for (ptrdiff_t c = 0; c < a->C; c++) {                                                                  \
+            const float *wc = a->w + (oc * a->C + c) * KK;                                                      \
+            const float *xc = a->x + c * plane + oh * a->Wp + j;                                                \
+            for (ptrdiff_t kh = 0; kh < a->KH; kh++) {                                                          \
+                for (ptrdiff_t kw = 0; kw < a->KW; kw++) {                                                      \
+                    const float *xs = xc + kh * a->Wp + kw;                                                     \
+                    __m256 xv[RH];                                                                              \
+                    _Pragma("GCC unroll 8") for (int r = 0; r < RH; r++)                                        \
+                        xv[r] = _mm256_loadu_ps(xs + r * a->Wp);                                                \
+                    _Pragma("GCC unroll 8") for (int o = 0; o < RO; o++) {                                      \
+                        const __m256 wv = _mm256_broadcast_ss(wc + o * a->C * KK + kh * a->KW + kw);            \
+                        _Pragma("GCC unroll 8") for (int r = 0; r < RH; r++)                                    \
+                            acc[o][r] = _mm256_fmadd_ps(wv, xv[r], acc[o][r]);                                  \
+                    }                                                                                           \
+                }                                                                                               \
+            }                                                                                                   \
+        }                                                                                                       \
+        const __m256 z = _mm256_setzero_ps();                                                                   \
+        _Pragma("GCC unroll 8") for (int o = 0; o < RO; o++)                                                    \
+            _Pragma("GCC unroll 8") for (int r = 0; r < RH; r++) {                                              \
+                __m256 v = a->relu ? _mm256_max_ps(acc[o][r], z) : acc[o][r];                                   \
+                float *dst = a->out + ((oc + o) * a->OH + oh + r) * a->OW + j;                                  \
+                if (FULL) _mm256_storeu_ps(dst, v);                                                             \
+                else _mm256_maskstore_ps(dst, m, v);                                                            \
+            }                                                                                                   \
+    }
+
+/* FULL: all 8 lanes inside the row; else the row's last, partial vector, stored through a mask.  Loads are
+   always whole vectors (masked loads cost as much as the tile's FMAs on Zen 3): a partial vector's extra lanes
+   read the next row or the scratch buffer's slack (the input is always the zero-bordered copy on AVX2) and
+   are never stored. */
+#define DIRECT_TILES2(F, FULL)                                                                                   \
+    DIRECT_TILE2(tile2_4x1##F, 4, 1, FULL) DIRECT_TILE2(tile2_4x2##F, 4, 2, FULL)                               \
+    DIRECT_TILE2(tile2_2x1##F, 2, 1, FULL) DIRECT_TILE2(tile2_2x2##F, 2, 2, FULL)                               \
+    DIRECT_TILE2(tile2_1x1##F, 1, 1, FULL) DIRECT_TILE2(tile2_1x2##F, 1, 2, FULL)
+DIRECT_TILES2(_full, 1)
+DIRECT_TILES2(_tail, 0)
+
+typedef void (*tile2_fn)(const direct_args *, ptrdiff_t, ptrdiff_t, ptrdiff_t, __m256i);
+static const tile2_fn tiles2[2][3][DIRECT_RH2] = {
+    {{tile2_4x1_full, tile2_4x2_full}, {tile2_2x1_full, tile2_2x2_full}, {tile2_1x1_full, tile2_1x2_full}},
+    {{tile2_4x1_tail, tile2_4x2_tail}, {tile2_2x1_tail, tile2_2x2_tail}, {tile2_1x1_tail, tile2_1x2_tail}}};
+
+FNN_TARGET_AVX2 static void direct_sample_avx2(const direct_args *a, ptrdiff_t OC) {
+    for (ptrdiff_t oc = 0; oc < OC;) {
+        const ptrdiff_t left = OC - oc;
+        const int ro = left >= 4 ? 4 : left >= 2 ? 2 : 1;
+        const int ri = ro == 4 ? 0 : ro == 2 ? 1 : 2;
+        const __m256i m = lanes8(a->OW % 8);
+        for (ptrdiff_t oh = 0; oh < a->OH; oh += DIRECT_RH2) {
+            const ptrdiff_t rh = a->OH - oh < DIRECT_RH2 ? a->OH - oh : DIRECT_RH2;
+            ptrdiff_t j = 0;
+            for (; j + 8 <= a->OW; j += 8) tiles2[0][ri][rh - 1](a, oc, oh, j, m);
+            if (j < a->OW) tiles2[1][ri][rh - 1](a, oc, oh, j, m);
+        }
+        oc += ro;
+    }
+}
+
+static inline FNN_TARGET_AVX2 float hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+}
+
+/* One 8-column step of a weight-gradient tile.  FULL: plain loads, in bounds.  Else the row's tail: the
+   output gradient through a masked load (its buffer ends there), the input (the zero-bordered copy, with
+   slack) as a whole vector with the extra lanes cleared, so they add exact zeros. */
+#define DW_STEP2(RO, NK, FULL)                                                                                   \
+    do {                                                                                                        \
+        __m256 d[RO];                                                                                           \
+        _Pragma("GCC unroll 8") for (int o = 0; o < RO; o++) d[o] = LOAD8(FULL, dn + o * P + oh * a->OW + j, m); \
+        _Pragma("GCC unroll 8") for (int k = 0; k < NK; k++) {                                                  \
+            __m256 xv = _mm256_loadu_ps(xn + oh * a->Wp + j + k);                                               \
+            if (!(FULL)) xv = _mm256_and_ps(xv, _mm256_castsi256_ps(m));                                        \
+            _Pragma("GCC unroll 8") for (int o = 0; o < RO; o++) acc[o][k] = _mm256_fmadd_ps(d[o], xv, acc[o][k]); \
+        }                                                                                                       \
+    } while (0)
+
+#define DW_TILE2(NAME, RO, NK)                                                                                   \
+    FNN_TARGET_AVX2 static void NAME(const dw_args *a, ptrdiff_t oc, ptrdiff_t c, ptrdiff_t kh, ptrdiff_t kw0) { \
+        __m256 acc[RO][NK];                                                                                     \
+        _Pragma("GCC unroll 8") for (int o = 0; o < RO; o++)                                                    \
+            _Pragma("GCC unroll 8") for (int k = 0; k < NK; k++) acc[o][k] = _mm256_setzero_ps();               \
+        const ptrdiff_t P = a->OH * a->OW, plane = a->Hp * a->Wp;                                               \
+        const __m256i m = lanes8(a->OW % 8);                                                                    \
+        for (ptrdiff_t n = 0; n < a->nn; n++) {                                                                 \
+            const float *dn = a->dout + (n * a->OC + oc) * P;                                                   \
+            const float *xn = a->x + (n * a->C + c) * plane + kh * a->Wp + kw0;                                  \
+            for (ptrdiff_t oh = 0; oh < a->OH; oh++) {                                                          \
+                ptrdiff_t j = 0;                                                                                \
+                for (; j + 8 <= a->OW; j += 8) DW_STEP2(RO, NK, 1);                                             \
+                if (j < a->OW) DW_STEP2(RO, NK, 0);                                                             \
+            }                                                                                                   \
+        }                                                                                                       \
+        const ptrdiff_t KK = a->KH * a->KW;                                                                     \
+        _Pragma("GCC unroll 8") for (int o = 0; o < RO; o++)                                                    \
+            _Pragma("GCC unroll 8") for (int k = 0; k < NK; k++)                                                \
+                a->dw[((oc + o) * a->C + c) * KK + kh * a->KW + kw0 + k] = hsum8(acc[o][k]);                    \
+    }
+
+#define DW_TILES2(RO)                                                                                            \
+    DW_TILE2(dwt2_##RO##x1, RO, 1) DW_TILE2(dwt2_##RO##x2, RO, 2) DW_TILE2(dwt2_##RO##x3, RO, 3)               \
+    DW_TILE2(dwt2_##RO##x4, RO, 4) DW_TILE2(dwt2_##RO##x5, RO, 5)
+DW_TILES2(2)
+DW_TILES2(1)
+
+static const dw_tile_fn dw_tiles2[2][5] = {
+    {dwt2_2x1, dwt2_2x2, dwt2_2x3, dwt2_2x4, dwt2_2x5},
+    {dwt2_1x1, dwt2_1x2, dwt2_1x3, dwt2_1x4, dwt2_1x5},
+};
+
+FNN_TARGET_AVX2 static void direct_dw_avx2(const dw_args *a) {
+    const ptrdiff_t nk = (a->KW + 4) / 5, k0 = (a->KW + nk - 1) / nk;
+    for (ptrdiff_t oc = 0; oc < a->OC;) {
+        const int ro = a->OC - oc >= 2 ? 2 : 1;
+        const dw_tile_fn *row = dw_tiles2[ro == 2 ? 0 : 1];
+        for (ptrdiff_t c = 0; c < a->C; c++)
+            for (ptrdiff_t kh = 0; kh < a->KH; kh++)
+                for (ptrdiff_t kw = 0; kw < a->KW; kw += k0) {
+                    const ptrdiff_t w = a->KW - kw < k0 ? a->KW - kw : k0;
+                    row[w - 1](a, oc, c, kh, kw);
+                }
+        oc += ro;
+    }
+}
 #endif
 
 int fnn_conv_direct_mode = -1;
@@ -179,7 +326,9 @@ int fnn_conv_direct_geometry(const fnn_conv_shape *s) {
 
 int fnn_conv_direct_ok(const fnn_conv_shape *s) {
 #ifdef FNN_X86_TARGETS
-    if (fnn_conv_direct_mode == 0 || fnn_get_isa() != FNN_ISA_AVX512 || !fnn_conv_direct_geometry(s)) return 0;
+    const int isa = fnn_get_isa();
+    if (fnn_conv_direct_mode == 0 || (isa != FNN_ISA_AVX512 && isa != FNN_ISA_AVX2) || !fnn_conv_direct_geometry(s))
+        return 0;
     if (fnn_conv_direct_mode == 1) return 1;
     /* few channels: the column matrix (C*KH*KW rows) outweighs the output (OC rows) and the GEMM's M (OC) is
        below its tiles (measured, bench/bench_conv.py) */
@@ -193,7 +342,7 @@ int fnn_conv_direct_ok(const fnn_conv_shape *s) {
 ptrdiff_t fnn_conv_direct_scratch_floats(const fnn_conv_shape *s) {
     ptrdiff_t fwd = CONV_CHUNK * s->C * (s->H + 2 * s->PH) * (s->W + 2 * s->PW);   /* a chunk: weight gradient */
     ptrdiff_t bwd = s->OC * (s->OH + 2 * (s->KH - 1 - s->PH)) * (s->OW + 2 * (s->KW - 1 - s->PW));
-    return fwd > bwd ? fwd : bwd;
+    return (fwd > bwd ? fwd : bwd) + 8;   /* AVX2 tiles read whole vectors: up to 7 floats past the last row */
 }
 
 /* dst (C, H + 2 PH, W + 2 PW) = src (C, H, W) with a zero border */
@@ -218,14 +367,15 @@ void fnn_conv_direct_forward_sample(float *out, const float *x, const float *w, 
 #ifdef FNN_X86_TARGETS
     direct_args a;
     a.x = x;
-    if (s->PH || s->PW) {
+    if (s->PH || s->PW || fnn_get_isa() != FNN_ISA_AVX512) {   /* AVX2 reads past rows: always the copy */
         pad_copy(scratch, x, s->C, s->H, s->W, s->PH, s->PW);
         a.x = scratch;
     }
     a.w = w; a.bias = bias; a.out = out; a.relu = relu;
     a.C = s->C; a.Hp = s->H + 2 * s->PH; a.Wp = s->W + 2 * s->PW; a.KH = s->KH; a.KW = s->KW;
     a.OH = s->OH; a.OW = s->OW;
-    direct_sample(&a, s->OC);
+    if (fnn_get_isa() == FNN_ISA_AVX512) direct_sample(&a, s->OC);
+    else direct_sample_avx2(&a, s->OC);
 #else
     (void)out; (void)x; (void)w; (void)bias; (void)relu; (void)s; (void)scratch;
 #endif
@@ -247,14 +397,15 @@ void fnn_conv_direct_dx_sample(float *dx, const float *dout, const float *wt, co
     const ptrdiff_t QH = s->KH - 1 - s->PH, QW = s->KW - 1 - s->PW;
     direct_args a;
     a.x = dout;
-    if (QH || QW) {
+    if (QH || QW || fnn_get_isa() != FNN_ISA_AVX512) {
         pad_copy(scratch, dout, s->OC, s->OH, s->OW, QH, QW);
         a.x = scratch;
     }
     a.w = wt; a.bias = NULL; a.out = dx; a.relu = 0;
     a.C = s->OC; a.Hp = s->OH + 2 * QH; a.Wp = s->OW + 2 * QW; a.KH = s->KH; a.KW = s->KW;
     a.OH = s->H; a.OW = s->W;
-    direct_sample(&a, s->C);
+    if (fnn_get_isa() == FNN_ISA_AVX512) direct_sample(&a, s->C);
+    else direct_sample_avx2(&a, s->C);
 #else
     (void)dx; (void)dout; (void)wt; (void)s; (void)scratch;
 #endif
@@ -265,7 +416,7 @@ void fnn_conv_direct_dw_chunk(float *dw, const float *dout, const float *x, ptrd
 #ifdef FNN_X86_TARGETS
     dw_args a;
     a.x = x;
-    if (s->PH || s->PW) {
+    if (s->PH || s->PW || fnn_get_isa() != FNN_ISA_AVX512) {
         const ptrdiff_t one = s->C * (s->H + 2 * s->PH) * (s->W + 2 * s->PW);
         for (ptrdiff_t n = 0; n < nn; n++)
             pad_copy(scratch + n * one, x + n * s->C * s->H * s->W, s->C, s->H, s->W, s->PH, s->PW);
@@ -273,7 +424,8 @@ void fnn_conv_direct_dw_chunk(float *dw, const float *dout, const float *x, ptrd
     }
     a.dout = dout; a.dw = dw; a.nn = nn; a.C = s->C; a.OC = s->OC;
     a.Hp = s->H + 2 * s->PH; a.Wp = s->W + 2 * s->PW; a.KH = s->KH; a.KW = s->KW; a.OH = s->OH; a.OW = s->OW;
-    direct_dw(&a);
+    if (fnn_get_isa() == FNN_ISA_AVX512) direct_dw(&a);
+    else direct_dw_avx2(&a);
 #else
     (void)dw; (void)dout; (void)x; (void)nn; (void)s; (void)scratch;
 #endif

@@ -214,14 +214,19 @@ DIRECT_CASES = [c for c in CASES if c[7] == (1, 1) and c[9] == (1, 1) and c[10] 
 ]
 
 
-@pytest.mark.skipif("avx512" not in available_isas(), reason="the direct kernels are AVX-512")
+DIRECT_ISAS = [i for i in ("avx512", "avx2") if i in available_isas()]
+
+
+@pytest.mark.skipif(not DIRECT_ISAS, reason="the direct kernels are AVX-512 and AVX2")
+@pytest.mark.parametrize("isa", DIRECT_ISAS or ["none"])
 @pytest.mark.parametrize("case", DIRECT_CASES, ids=_ids)
 @pytest.mark.parametrize("relu", [False, True], ids=["", "relu"])
-def test_direct_route_vs_reference(case, relu):
+def test_direct_route_vs_reference(case, relu, isa):
     """The direct route (forced on, threads 1 and 2) against the float64 reference, and the im2col route
-    (forced off) against it too; the two routes agree within rounding."""
+    (forced off) against it too; the two routes agree within rounding.  Each SIMD path that has direct
+    kernels (AVX-512: 16-lane tiles; AVX2: 8-lane tiles of at most 4 channels x 2 rows)."""
     old_isa = fastnn.get_isa()
-    fastnn.set_isa("avx512")
+    fastnn.set_isa(isa)
     old = _core.conv_direct_mode(1)
     try:
         x, w, b, dout, (s, p, d, g) = make_case(case, seed=7)
