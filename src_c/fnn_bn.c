@@ -251,14 +251,17 @@ FNN_INLINE void back_block_impl(const bn_ctx *c, ptrdiff_t u) {
     }
 }
 
-/* Each unit twice: portable, and compiled for AVX-512 (the same C: the double lane sums become 8-wide vector
-   adds instead of SSE2 pairs, and the compiler contracts multiply-adds into FMAs, so the two differ in the
-   last bits; each is bitwise identical for any thread count), chosen per call by the active ISA. */
+/* Each unit three times: portable, and compiled for AVX2+FMA and for AVX-512 (the same C: the double lane
+   sums become 4- or 8-wide vector adds instead of SSE2 pairs, and the compiler contracts multiply-adds into
+   FMAs, so the paths differ in the last bits; each is bitwise identical for any thread count), chosen per
+   call by the active ISA. */
 #ifdef FNN_X86_TARGETS
 #define BN_UNIT(name)                                                                                            \
     static void name(const bn_ctx *c, ptrdiff_t u) { name##_impl(c, u); }                                        \
+    FNN_TARGET_AVX2 static void name##_avx2(const bn_ctx *c, ptrdiff_t u) { name##_impl(c, u); }                 \
     FNN_TARGET_AVX512 static void name##_avx512(const bn_ctx *c, ptrdiff_t u) { name##_impl(c, u); }
-#define BN_PICK(name) (fnn_get_isa() == FNN_ISA_AVX512 ? name##_avx512 : name)
+#define BN_PICK(name)                                                                                            \
+    (fnn_get_isa() == FNN_ISA_AVX512 ? name##_avx512 : fnn_get_isa() == FNN_ISA_AVX2 ? name##_avx2 : name)
 #else
 #define BN_UNIT(name) static void name(const bn_ctx *c, ptrdiff_t u) { name##_impl(c, u); }
 #define BN_PICK(name) name
