@@ -1,4 +1,5 @@
-/* fastnn: AVX2+FMA SGEMM micro-kernels (6 x 16 register tile: 12 ymm accumulators), per-function target. */
+/* fastnn: AVX2+FMA SGEMM micro-kernels (6 x 16 register tile: 12 ymm accumulators; 6 x 8 for a narrow last
+   panel), packing, per-function target. */
 #include "fnn_gemm_kernels.h"
 
 #ifdef FNN_GEMM_X86
@@ -16,85 +17,96 @@ lane_mask(int nr, int v) {
 
 /* c rows [0, mr) x columns [0, nr) = alpha * acc + beta * c; a partial tile goes through lane masks (never
    touches past nr).  No temporary tile: a local array that the accumulators are stored into makes GCC keep
-   them in memory and spill all twelve on every k step (a third of the FMA rate). */
+   them in memory and spill all twelve on every k step (a third of the FMA rate).  NV = 2: a 16-wide tile;
+   NV = 1: the 8-wide tile used for a narrow last panel. */
 static inline FNN_TARGET_AVX2 __attribute__((always_inline)) void
-ukr_store(__m256 acc[MR][2], float *FNN_RESTRICT c, ptrdiff_t ldc, float alpha, float beta, int mr, int nr) {
+ukr_store(__m256 acc[MR][2], int NV, float *FNN_RESTRICT c, ptrdiff_t ldc, float alpha, float beta, int mr,
+          int nr) {
     __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
-    if (mr == MR && nr == NR) {
+    if (mr == MR && nr == 8 * NV) {
 #pragma GCC unroll 6
         for (int i = 0; i < MR; i++) {
             float *ci = c + i * ldc;
-            __m256 r0 = _mm256_mul_ps(va, acc[i][0]), r1 = _mm256_mul_ps(va, acc[i][1]);
-            if (beta != 0.0f) {
-                r0 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(ci), r0);
-                r1 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(ci + 8), r1);
+#pragma GCC unroll 2
+            for (int v = 0; v < NV; v++) {
+                __m256 r = _mm256_mul_ps(va, acc[i][v]);
+                if (beta != 0.0f) r = _mm256_fmadd_ps(vb, _mm256_loadu_ps(ci + 8 * v), r);
+                _mm256_storeu_ps(ci + 8 * v, r);
             }
-            _mm256_storeu_ps(ci, r0);
-            _mm256_storeu_ps(ci + 8, r1);
         }
         return;
     }
-    __m256i m0 = lane_mask(nr, 0), m1 = lane_mask(nr, 1);
+    /* masked loads and stores cost many times a plain one on Zen 3: only a partial vector takes them */
+    const __m256i m[2] = {lane_mask(nr, 0), lane_mask(nr, 1)};
 #pragma GCC unroll 6
     for (int i = 0; i < MR; i++) {
         if (i >= mr) break;
         float *ci = c + i * ldc;
-        __m256 r0 = _mm256_mul_ps(va, acc[i][0]), r1 = _mm256_mul_ps(va, acc[i][1]);
-        if (beta != 0.0f) {
-            r0 = _mm256_fmadd_ps(vb, _mm256_maskload_ps(ci, m0), r0);
-            if (nr > 8) r1 = _mm256_fmadd_ps(vb, _mm256_maskload_ps(ci + 8, m1), r1);
-        }
-        _mm256_maskstore_ps(ci, m0, r0);
-        if (nr > 8) _mm256_maskstore_ps(ci + 8, m1, r1);
-    }
-}
-
-// c (6,16) = alpha * a (6,k) [a[p*sa + i]] @ b (k,16) [b[p*rsb + j]] + beta * c
-static FNN_TARGET_AVX2 void ukr_col(ptrdiff_t k, const float *FNN_RESTRICT a, ptrdiff_t sa,
-                                    const float *FNN_RESTRICT b, ptrdiff_t rsb, float *FNN_RESTRICT c,
-                                    ptrdiff_t ldc, float alpha, float beta, int mr, int nr) {
-    __m256 acc[MR][2];
-#pragma GCC unroll 6
-    for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
-    for (ptrdiff_t p = 0; p < k; p++) {
-        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
-#pragma GCC unroll 6
-        for (int i = 0; i < MR; i++) {
-            __m256 ai = _mm256_broadcast_ss(a + i);
-            acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
-            acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
-        }
-        a += sa;
-        b += rsb;
-    }
-    ukr_store(acc, c, ldc, alpha, beta, mr, nr);
-}
-
-// c (6,16) = alpha * a (6,k) [a[i*sa + p]] @ b (k,16) [b[p*rsb + j]] + beta * c
-static FNN_TARGET_AVX2 void ukr_row(ptrdiff_t k, const float *FNN_RESTRICT a, ptrdiff_t sa,
-                                    const float *FNN_RESTRICT b, ptrdiff_t rsb, float *FNN_RESTRICT c,
-                                    ptrdiff_t ldc, float alpha, float beta, int mr, int nr) {
-    __m256 acc[MR][2];
-#pragma GCC unroll 6
-    for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
-    const float *a0 = a, *a3 = a + 3 * sa;
-    for (ptrdiff_t p = 0; p < k; p++) {
-        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
-        const float *r[2] = {a0, a3};
 #pragma GCC unroll 2
-        for (int g = 0; g < 2; g++) {
-#pragma GCC unroll 3
-            for (int q = 0; q < 3; q++) {
-                __m256 ai = _mm256_broadcast_ss(r[g] + q * sa);
-                acc[3 * g + q][0] = _mm256_fmadd_ps(ai, b0, acc[3 * g + q][0]);
-                acc[3 * g + q][1] = _mm256_fmadd_ps(ai, b1, acc[3 * g + q][1]);
+        for (int v = 0; v < NV; v++) {
+            if (v == 1 && nr <= 8) break;
+            __m256 r = _mm256_mul_ps(va, acc[i][v]);
+            if (nr >= 8 * (v + 1)) {
+                if (beta != 0.0f) r = _mm256_fmadd_ps(vb, _mm256_loadu_ps(ci + 8 * v), r);
+                _mm256_storeu_ps(ci + 8 * v, r);
+            } else {
+                if (beta != 0.0f) r = _mm256_fmadd_ps(vb, _mm256_maskload_ps(ci + 8 * v, m[v]), r);
+                _mm256_maskstore_ps(ci + 8 * v, m[v], r);
             }
         }
-        a0++; a3++;
-        b += rsb;
     }
-    ukr_store(acc, c, ldc, alpha, beta, mr, nr);
 }
+
+/* Column-form A (a[p*sa + i]): packed panels and A^T read in place.
+   c (6, 8 NV) = alpha * a (6,k) @ b (k, 8 NV) [b[p*rsb + j]] + beta * c */
+#define UKR_COL(NAME, NV)                                                                                        \
+    static FNN_TARGET_AVX2 void NAME(ptrdiff_t k, const float *FNN_RESTRICT a, ptrdiff_t sa,                    \
+                                     const float *FNN_RESTRICT b, ptrdiff_t rsb, float *FNN_RESTRICT c,         \
+                                     ptrdiff_t ldc, float alpha, float beta, int mr, int nr) {                  \
+        __m256 acc[MR][2];                                                                                       \
+        _Pragma("GCC unroll 6") for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();       \
+        for (ptrdiff_t p = 0; p < k; p++) {                                                                      \
+            __m256 b0 = _mm256_loadu_ps(b), b1 = NV > 1 ? _mm256_loadu_ps(b + 8) : b0;                          \
+            _Pragma("GCC unroll 6") for (int i = 0; i < MR; i++) {                                              \
+                __m256 ai = _mm256_broadcast_ss(a + i);                                                          \
+                acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);                                                  \
+                if (NV > 1) acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);                                      \
+            }                                                                                                    \
+            a += sa;                                                                                             \
+            b += rsb;                                                                                            \
+        }                                                                                                        \
+        ukr_store(acc, NV, c, ldc, alpha, beta, mr, nr);                                                         \
+    }
+
+/* Row-form A (a[i*sa + p]): A stored (M, K) read in place (two groups of three row pointers). */
+#define UKR_ROW(NAME, NV)                                                                                        \
+    static FNN_TARGET_AVX2 void NAME(ptrdiff_t k, const float *FNN_RESTRICT a, ptrdiff_t sa,                    \
+                                     const float *FNN_RESTRICT b, ptrdiff_t rsb, float *FNN_RESTRICT c,         \
+                                     ptrdiff_t ldc, float alpha, float beta, int mr, int nr) {                  \
+        __m256 acc[MR][2];                                                                                       \
+        _Pragma("GCC unroll 6") for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();       \
+        const float *a0 = a, *a3 = a + 3 * sa;                                                                   \
+        for (ptrdiff_t p = 0; p < k; p++) {                                                                      \
+            __m256 b0 = _mm256_loadu_ps(b), b1 = NV > 1 ? _mm256_loadu_ps(b + 8) : b0;                          \
+            const float *r[2] = {a0, a3};                                                                        \
+            _Pragma("GCC unroll 2") for (int g = 0; g < 2; g++) {                                               \
+                _Pragma("GCC unroll 3") for (int q = 0; q < 3; q++) {                                           \
+                    __m256 ai = _mm256_broadcast_ss(r[g] + q * sa);                                              \
+                    acc[3 * g + q][0] = _mm256_fmadd_ps(ai, b0, acc[3 * g + q][0]);                              \
+                    if (NV > 1) acc[3 * g + q][1] = _mm256_fmadd_ps(ai, b1, acc[3 * g + q][1]);                  \
+                }                                                                                                \
+            }                                                                                                    \
+            a0++;                                                                                                \
+            a3++;                                                                                                \
+            b += rsb;                                                                                            \
+        }                                                                                                        \
+        ukr_store(acc, NV, c, ldc, alpha, beta, mr, nr);                                                         \
+    }
+
+UKR_COL(ukr_col, 2)
+UKR_COL(ukr_col8, 1)
+UKR_ROW(ukr_row, 2)
+UKR_ROW(ukr_row8, 1)
 
 /* 8 x 8 transpose in registers: r[i] lane j <-> r[j] lane i. */
 static inline FNN_TARGET_AVX2 __attribute__((always_inline)) void transpose8(__m256 r[8]) {
@@ -164,13 +176,20 @@ static FNN_TARGET_AVX2 void pack_a(float *FNN_RESTRICT dst, const float *FNN_RES
         fnn_gemm_pack_a(dst, a, lda, trans_a, kc, mr, MRp);
         return;
     }
-    const __m256i m6 = lane_mask(MR, 0), mm = lane_mask(mr, 0);
+    /* No masked loads or stores (slow on Zen 3): 4 + 2 floats per step in 128-bit halves */
     if (trans_a) {  /* A^T stored (K, M): mr contiguous floats per step */
-        for (ptrdiff_t p = 0; p < kc; p++)
-            _mm256_maskstore_ps(dst + p * MR, m6, _mm256_maskload_ps(a + p * lda, mm));
+        if (mr < MR) {
+            fnn_gemm_pack_a(dst, a, lda, trans_a, kc, mr, MR);
+            return;
+        }
+        for (ptrdiff_t p = 0; p < kc; p++) {
+            const float *src = a + p * lda;
+            _mm_storeu_ps(dst + p * MR, _mm_loadu_ps(src));
+            _mm_storel_pi((__m64 *)(dst + p * MR + 4), _mm_loadl_pi(_mm_setzero_ps(), (const __m64 *)(src + 4)));
+        }
         return;
     }
-    /* A stored (M, K): 8 x 8 transposes of the mr rows (two zero rows below), 6 lanes stored per step */
+    /* A stored (M, K): 8 x 8 transposes of the mr rows (zero rows below), 6 lanes stored per step */
     ptrdiff_t p0 = 0;
     for (; p0 + 8 <= kc; p0 += 8) {
         __m256 r[8];
@@ -178,13 +197,17 @@ static FNN_TARGET_AVX2 void pack_a(float *FNN_RESTRICT dst, const float *FNN_RES
         for (int i = 0; i < 8; i++) r[i] = i < mr ? _mm256_loadu_ps(a + i * lda + p0) : _mm256_setzero_ps();
         transpose8(r);
 #pragma GCC unroll 8
-        for (int q = 0; q < 8; q++) _mm256_maskstore_ps(dst + (p0 + q) * MR, m6, r[q]);
+        for (int q = 0; q < 8; q++) {
+            float *d = dst + (p0 + q) * MR;
+            _mm_storeu_ps(d, _mm256_castps256_ps128(r[q]));
+            _mm_storel_pi((__m64 *)(d + 4), _mm256_extractf128_ps(r[q], 1));
+        }
     }
     for (ptrdiff_t p = p0; p < kc; p++)
         for (int i = 0; i < MR; i++) dst[p * MR + i] = i < mr ? a[i * lda + p] : 0.0f;
 }
 
-static const fnn_gemm_arch_t arch_avx2 = {MR, NR, 256, 1024, ukr_col, ukr_row, NULL, NULL, pack_a, pack_b};
+static const fnn_gemm_arch_t arch_avx2 = {MR, NR, 256, 1024, ukr_col, ukr_row, ukr_col8, ukr_row8, pack_a, pack_b};
 
 const fnn_gemm_arch_t *fnn_gemm_arch_avx2(void) { return &arch_avx2; }
 
