@@ -179,7 +179,37 @@ static inline FNN_TARGET_AVX2 __m256i lanes8(ptrdiff_t n) {   /* lanes l < n */
     return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n < 8 ? n : 8)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-#define LOAD8(FULL, p, m) ((FULL) ? _mm256_loadu_ps(p) : _mm256_maskload_ps((p), (m)))
+/* The first n (1..7) floats at p in plain 4-, 2- and 1-float moves (vmaskmovps costs many times a plain load
+   or store on Zen 3); load_first gives 0 in lanes n..7. */
+static inline FNN_TARGET_AVX2 __attribute__((always_inline)) __m128 load_upto4(const float *p, int n) {
+    if (n >= 4) return _mm_loadu_ps(p);
+    __m128 r = n >= 2 ? _mm_castpd_ps(_mm_load_sd((const double *)p)) : _mm_load_ss(p);
+    return n == 3 ? _mm_movelh_ps(r, _mm_load_ss(p + 2)) : r;
+}
+
+static inline FNN_TARGET_AVX2 __attribute__((always_inline)) __m256 load_first(const float *p, int n) {
+    if (n <= 4) return _mm256_set_m128(_mm_setzero_ps(), load_upto4(p, n));
+    return _mm256_set_m128(load_upto4(p + 4, n - 4), _mm_loadu_ps(p));
+}
+
+static inline FNN_TARGET_AVX2 __attribute__((always_inline)) void store_first(float *p, __m256 v, int n) {
+    __m128 x = _mm256_castps256_ps128(v);
+    if (n >= 4) {
+        _mm_storeu_ps(p, x);
+        x = _mm256_extractf128_ps(v, 1);
+        p += 4;
+        n -= 4;
+    }
+    if (n >= 2) {
+        _mm_storel_pi((__m64 *)p, x);
+        x = _mm_movehl_ps(x, x);
+        p += 2;
+        n -= 2;
+    }
+    if (n) _mm_store_ss(p, x);
+}
+
+#define LOAD8(FULL, p, n) ((FULL) ? _mm256_loadu_ps(p) : load_first((p), (n)))
 #define DIRECT_TILE2(NAME, RO, RH, FULL)                                                                         \
     FNN_TARGET_AVX2 static void NAME(const direct_args *a, ptrdiff_t oc, ptrdiff_t oh, ptrdiff_t j, __m256i m) { \
         const ptrdiff_t KK = a->KH * a->KW, plane = a->Hp * a->Wp;                                              \
@@ -211,11 +241,11 @@ static inline FNN_TARGET_AVX2 __m256i lanes8(ptrdiff_t n) {   /* lanes l < n */
                 __m256 v = a->relu ? _mm256_max_ps(acc[o][r], z) : acc[o][r];                                   \
                 float *dst = a->out + ((oc + o) * a->OH + oh + r) * a->OW + j;                                  \
                 if (FULL) _mm256_storeu_ps(dst, v);                                                             \
-                else _mm256_maskstore_ps(dst, m, v);                                                            \
+                else store_first(dst, v, (int)(a->OW - j));                                                     \
             }                                                                                                   \
     }
 
-/* FULL: all 8 lanes inside the row; else the row's last, partial vector, stored through a mask.  Loads are
+/* FULL: all 8 lanes inside the row; else the row's last, partial vector, stored in pieces.  Loads are
    always whole vectors (masked loads cost as much as the tile's FMAs on Zen 3): a partial vector's extra lanes
    read the next row or the scratch buffer's slack (the input is always the zero-bordered copy on AVX2) and
    are never stored. */
@@ -259,7 +289,7 @@ static inline FNN_TARGET_AVX2 float hsum8(__m256 v) {
 #define DW_STEP2(RO, NK, FULL)                                                                                   \
     do {                                                                                                        \
         __m256 d[RO];                                                                                           \
-        _Pragma("GCC unroll 8") for (int o = 0; o < RO; o++) d[o] = LOAD8(FULL, dn + o * P + oh * a->OW + j, m); \
+        _Pragma("GCC unroll 8") for (int o = 0; o < RO; o++) d[o] = LOAD8(FULL, dn + o * P + oh * a->OW + j, nt); \
         _Pragma("GCC unroll 8") for (int k = 0; k < NK; k++) {                                                  \
             __m256 xv = _mm256_loadu_ps(xn + oh * a->Wp + j + k);                                               \
             if (!(FULL)) xv = _mm256_and_ps(xv, _mm256_castsi256_ps(m));                                        \
@@ -274,6 +304,7 @@ static inline FNN_TARGET_AVX2 float hsum8(__m256 v) {
             _Pragma("GCC unroll 8") for (int k = 0; k < NK; k++) acc[o][k] = _mm256_setzero_ps();               \
         const ptrdiff_t P = a->OH * a->OW, plane = a->Hp * a->Wp;                                               \
         const __m256i m = lanes8(a->OW % 8);                                                                    \
+        const int nt = (int)(a->OW % 8);                                                                        \
         for (ptrdiff_t n = 0; n < a->nn; n++) {                                                                 \
             const float *dn = a->dout + (n * a->OC + oc) * P;                                                   \
             const float *xn = a->x + (n * a->C + c) * plane + kh * a->Wp + kw0;                                  \
