@@ -21,7 +21,7 @@ int fnn_conv_is_depthwise(const fnn_conv_shape *s);
 /* Output columns [*lo, *hi) whose input column ow*S + off lies in [0, W) (clipped to [0, OW)). */
 void fnn_conv_valid_range(ptrdiff_t *lo, ptrdiff_t *hi, ptrdiff_t off, ptrdiff_t S, ptrdiff_t W, ptrdiff_t OW);
 
-/* Floats after a column matrix that im2col may overwrite (its AVX-512 path stores whole vectors). */
+/* Floats after a column matrix that im2col may overwrite (its AVX-512 and AVX2 paths store whole vectors). */
 #define FNN_CONV_COL_SLACK 16
 
 // col (C*KH*KW, OH*OW) = im2col(x (C,H,W)) of one sample, zero where a tap reads padding (fnn_conv_cols.c);

@@ -86,6 +86,12 @@ CASES = [
     # stride 2 along W over rows wider than a vector (the AVX-512 even-lane permutes), and a 1x1 stride-2 one
     (2, 3, 7, 70, 4, 3, 3, (1, 2), (1, 1), (1, 1), 1),
     (3, 5, 9, 41, 6, 1, 1, (2, 2), (0, 0), (1, 1), 1),
+    # the AVX2 paths' 8-float vectors: a row of 13 (one vector and a tail of 5) with pads on both sides; stride 2
+    # with pads on both sides and dilation; a plane narrower than a vector; a plane past col2im's 64x64 scratch
+    (2, 3, 12, 13, 4, 3, 3, (1, 1), (1, 1), (1, 1), 1),
+    (2, 3, 10, 21, 4, 3, 3, (2, 2), (2, 1), (1, 2), 1),
+    (2, 2, 5, 3, 3, 2, 2, (1, 1), (1, 1), (1, 1), 1),
+    (1, 2, 66, 70, 3, 3, 3, (1, 1), (1, 1), (1, 1), 1),
 ]
 
 
@@ -168,7 +174,7 @@ def test_forward_backward_vs_reference(case, naive):
 
 @pytest.mark.parametrize("isa", available_isas())
 @pytest.mark.parametrize("case", [CASES[0], CASES[1], CASES[2], CASES[10], CASES[12], CASES[13], CASES[14],
-                                  CASES[15], CASES[16]], ids=_ids)
+                                  CASES[15], CASES[16], CASES[17], CASES[18], CASES[19], CASES[20]], ids=_ids)
 def test_each_isa_vs_reference(case, isa):
     """Every ISA's im2col/col2im and GEMM paths (the AVX-512 one writes rows in masked 16-float vectors)."""
     old = fastnn.get_isa()
@@ -245,6 +251,69 @@ def test_direct_route_vs_reference(case, relu, isa):
     finally:
         _core.conv_direct_mode(old)
         fastnn.set_isa(old_isa)
+
+
+# (C, H, W, KH, KW, stride, padding, dilation): the column routines alone, on every ISA
+COL_CASES = [
+    (3, 7, 9, 3, 5, (1, 1), (0, 0), (1, 1)),
+    (2, 6, 5, 3, 3, (1, 1), (1, 1), (1, 1)),        # rows of 5: shorter than any vector
+    (3, 12, 13, 3, 3, (1, 1), (1, 1), (1, 1)),      # rows of 13: a vector and a tail
+    (2, 9, 37, 3, 5, (1, 1), (2, 3), (1, 2)),       # wider than 16, pads both sides, dilation
+    (2, 3, 2, 3, 5, (1, 1), (1, 2), (1, 1)),        # taps that read no input column at all
+    (2, 10, 21, 3, 3, (2, 2), (2, 1), (1, 2)),      # stride 2, pads both sides, dilation
+    (3, 7, 70, 3, 3, (1, 2), (1, 1), (1, 1)),       # stride 2 over several vectors
+    (2, 9, 41, 1, 1, (2, 2), (0, 0), (1, 1)),       # 1x1 stride 2
+    (2, 9, 17, 3, 4, (1, 3), (1, 2), (1, 1)),       # stride 3 (the portable loop on every ISA)
+    (1, 66, 70, 3, 3, (1, 1), (1, 1), (1, 1)),      # a plane past the AVX2 col2im scratch
+    (1, 28, 28, 5, 5, (1, 1), (2, 2), (1, 1)),
+]
+
+
+def _col_ids(c):
+    ch, h, w, kh, kw, s, p, d = c
+    return f"c{ch}-{h}x{w}-k{kh}x{kw}-s{s[0]}{s[1]}-p{p[0]}{p[1]}-d{d[0]}{d[1]}"
+
+
+def ref_im2col(x, kernel, s, p, d):
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, s, p, d
+    c, h, w = x.shape
+    oh = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    ow = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    xp = np.pad(x, ((0, 0), (ph, ph), (pw, pw)))
+    rows = [xp[ci, i * dh: i * dh + sh * (oh - 1) + 1: sh, j * dw: j * dw + sw * (ow - 1) + 1: sw].reshape(-1)
+            for ci in range(c) for i in range(kh) for j in range(kw)]
+    return np.stack(rows)
+
+
+@pytest.mark.parametrize("case", COL_CASES, ids=_col_ids)
+def test_im2col_col2im_bitwise_across_isas(case):
+    """im2col is pure data movement: every ISA's column matrix equals the numpy gather exactly.  col2im adds
+    each column value into its pixel in the (c, kh, kw, oh) order of the portable loop on every ISA, so the
+    results are bitwise equal to the generic path's (and near the float64 sum)."""
+    ch, h, w, kh, kw, s, p, d = case
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((ch, h, w)).astype(np.float32)
+    want = ref_im2col(x, (kh, kw), s, p, d)
+    col = rng.standard_normal(want.shape).astype(np.float32)
+    col[rng.random(col.shape) < 0.1] = -0.0
+    ones = np.ones((ch, h, w), np.float32)
+    # col2im is the adjoint of im2col: <col, im2col(x)> = <col2im(col), x>; float64 for the reference
+    rdx = np.zeros((ch, h, w))
+    np.add.at(rdx.reshape(-1), ref_im2col(np.arange(ch * h * w, dtype=np.float64).reshape(ch, h, w) + 1,
+                                          (kh, kw), s, p, d).astype(np.int64).reshape(-1) - 1,
+              np.where(ref_im2col(ones, (kh, kw), s, p, d) > 0, col, 0).reshape(-1))
+    old = fastnn.get_isa()
+    got = {}
+    try:
+        for isa in available_isas():
+            fastnn.set_isa(isa)
+            np.testing.assert_array_equal(_core.conv_im2col(x, (kh, kw), s, p, d), want, err_msg=isa)
+            got[isa] = _core.conv_col2im(col, x.shape, (kh, kw), s, p, d)
+            close(got[isa], rdx, rtol=1e-5, what=f"col2im {isa}")
+    finally:
+        fastnn.set_isa(old)
+    for isa, dx in got.items():
+        assert np.array_equal(dx.view(np.uint32), got["generic"].view(np.uint32)), isa
 
 
 def test_direct_mode_argument():

@@ -193,3 +193,38 @@ def conv_direct_mode(mode=None):
             raise ValueError(f"conv_direct_mode: mode must be -1, 0 or 1, got {mode!r}")
         fnn_conv_direct_mode = mode
     return old
+
+
+def conv_im2col(x, kernel, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
+    """col (C*KH*KW, OH*OW) = im2col of one sample x (C,H,W), float32, kernel (KH, KW): the column matrix that
+    the convolution's GEMM reads, on the active ISA's path.  For tests and benchmarks."""
+    _check_array(x, "x", np.float32, 3)
+    kh, kw = _conv_pair(kernel, "kernel", 1)
+    g = _conv_shape_of((1,) + tuple(x.shape), (1, x.shape[0], kh, kw), stride, padding, dilation, 1)
+    cdef fnn_conv_shape s = _conv_struct(g)
+    buf = np.empty(s.C * s.KH * s.KW * s.OH * s.OW + FNN_CONV_COL_SLACK, dtype=np.float32)
+    cdef float *pc = _conv_ptr(buf)
+    cdef float *px = _conv_ptr(x)
+    with nogil:
+        fnn_conv_im2col(pc, px, &s)
+    return buf[:s.C * s.KH * s.KW * s.OH * s.OW].reshape(s.C * s.KH * s.KW, s.OH * s.OW)
+
+
+def conv_col2im(col, x_shape, kernel, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
+    """dx (C,H,W) = col2im of col (C*KH*KW, OH*OW) for one sample of shape x_shape (C,H,W), float32: every
+    column value added into the pixel its tap reads, on the active ISA's path.  For tests and benchmarks."""
+    _check_array(col, "col", np.float32, 2)
+    if len(x_shape) != 3:
+        raise ValueError(f"conv_col2im: x_shape must be (C, H, W), got {tuple(x_shape)}")
+    kh, kw = _conv_pair(kernel, "kernel", 1)
+    g = _conv_shape_of((1,) + tuple(x_shape), (1, int(x_shape[0]), kh, kw), stride, padding, dilation, 1)
+    cdef fnn_conv_shape s = _conv_struct(g)
+    want = (s.C * s.KH * s.KW, s.OH * s.OW)
+    if tuple(col.shape) != want:
+        raise ValueError(f"conv_col2im: col must have shape {want}, got {tuple(col.shape)}")
+    dx = np.empty(tuple(int(v) for v in x_shape), dtype=np.float32)
+    cdef float *pd = _conv_ptr(dx)
+    cdef float *pc = _conv_ptr(col)
+    with nogil:
+        fnn_conv_col2im(pd, pc, &s)
+    return dx
