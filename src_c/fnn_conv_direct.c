@@ -211,7 +211,7 @@ static inline FNN_TARGET_AVX2 __attribute__((always_inline)) void store_first(fl
 
 #define LOAD8(FULL, p, n) ((FULL) ? _mm256_loadu_ps(p) : load_first((p), (n)))
 #define DIRECT_TILE2(NAME, RO, RH, FULL)                                                                         \
-    FNN_TARGET_AVX2 static void NAME(const direct_args *a, ptrdiff_t oc, ptrdiff_t oh, ptrdiff_t j, __m256i m) { \
+    FNN_TARGET_AVX2 static void NAME(const direct_args *a, ptrdiff_t oc, ptrdiff_t oh, ptrdiff_t j) {            \
         const ptrdiff_t KK = a->KH * a->KW, plane = a->Hp * a->Wp;                                              \
         __m256 acc[RO][RH];                                                                                     \
         _Pragma("GCC unroll 8") for (int o = 0; o < RO; o++) {                                                  \
@@ -256,7 +256,7 @@ static inline FNN_TARGET_AVX2 __attribute__((always_inline)) void store_first(fl
 DIRECT_TILES2(_full, 1)
 DIRECT_TILES2(_tail, 0)
 
-typedef void (*tile2_fn)(const direct_args *, ptrdiff_t, ptrdiff_t, ptrdiff_t, __m256i);
+typedef void (*tile2_fn)(const direct_args *, ptrdiff_t, ptrdiff_t, ptrdiff_t);
 static const tile2_fn tiles2[2][3][DIRECT_RH2] = {
     {{tile2_4x1_full, tile2_4x2_full}, {tile2_2x1_full, tile2_2x2_full}, {tile2_1x1_full, tile2_1x2_full}},
     {{tile2_4x1_tail, tile2_4x2_tail}, {tile2_2x1_tail, tile2_2x2_tail}, {tile2_1x1_tail, tile2_1x2_tail}}};
@@ -266,12 +266,11 @@ FNN_TARGET_AVX2 static void direct_sample_avx2(const direct_args *a, ptrdiff_t O
         const ptrdiff_t left = OC - oc;
         const int ro = left >= 4 ? 4 : left >= 2 ? 2 : 1;
         const int ri = ro == 4 ? 0 : ro == 2 ? 1 : 2;
-        const __m256i m = lanes8(a->OW % 8);
         for (ptrdiff_t oh = 0; oh < a->OH; oh += DIRECT_RH2) {
             const ptrdiff_t rh = a->OH - oh < DIRECT_RH2 ? a->OH - oh : DIRECT_RH2;
             ptrdiff_t j = 0;
-            for (; j + 8 <= a->OW; j += 8) tiles2[0][ri][rh - 1](a, oc, oh, j, m);
-            if (j < a->OW) tiles2[1][ri][rh - 1](a, oc, oh, j, m);
+            for (; j + 8 <= a->OW; j += 8) tiles2[0][ri][rh - 1](a, oc, oh, j);
+            if (j < a->OW) tiles2[1][ri][rh - 1](a, oc, oh, j);
         }
         oc += ro;
     }
