@@ -2,7 +2,7 @@
    The im2col + GEMM route copies every input pixel KH*KW times into the column matrix before the multiply;
    with few channels (LeNet-5's 1->6 and 6->16, Nielsen's 1->20) that copy is larger than the output and
    costs more than the arithmetic, and the GEMM's M (the output channels) is too small for its tiles.
-   Here each output row segment of 16 pixels is a vector: a register tile of RO output channels x RH output
+   Here each output row segment of 16 pixels (AVX2: 8) is a vector: a register tile of RO output channels x RH output
    rows accumulates, over (c, kh, kw), a broadcast weight times the input row segment shifted by kw (one
    load serves RO channels).  Padding is a zero border in a per-thread copy of the sample (no bounds tests).
    The input gradient is the same kernel: dx = conv(dout zero-bordered by K-1-P, weights transposed over

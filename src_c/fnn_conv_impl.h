@@ -31,7 +31,7 @@ void fnn_conv_im2col(float *col, const float *x, const fnn_conv_shape *s);
 // dx (C,H,W) = col2im(col (C*KH*KW, OH*OW)) of one sample: overwritten, overlapping taps added
 void fnn_conv_col2im(float *dx, const float *col, const fnn_conv_shape *s);
 
-/* Direct convolution (fnn_conv_direct.c): AVX-512, stride 1, dilation 1, one group, PH <= KH-1, PW <= KW-1,
+/* Direct convolution (fnn_conv_direct.c): AVX-512 or AVX2, stride 1, dilation 1, one group, PH <= KH-1, PW <= KW-1,
    and few channels (below).  fnn_conv_direct_mode: -1 automatic (default), 0 never, 1 whenever the geometry
    allows (the tests force both routes). */
 #ifndef FNN_CONV_DIRECT_MAX_OC
