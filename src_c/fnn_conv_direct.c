@@ -152,12 +152,14 @@ static const dw_tile_fn dw_tiles[3][5] = {
     {dwt_1x1, dwt_1x2, dwt_1x3, dwt_1x4, dwt_1x5},
 };
 
-FNN_TARGET_AVX512 static void direct_dw(const dw_args *a) {
-    const ptrdiff_t nk = (a->KW + 4) / 5, k0 = (a->KW + nk - 1) / nk;   /* kernel columns in equal blocks <= 5 */
+/* The weight gradient over tiles[r][w - 1]: rows r of 4, 2 and 1 output channels (a NULL first row: no
+   4-channel tiles), w kernel columns; the columns in equal blocks of at most 5. */
+static void direct_dw(const dw_args *a, const dw_tile_fn tiles[3][5]) {
+    const ptrdiff_t nk = (a->KW + 4) / 5, k0 = (a->KW + nk - 1) / nk;
     for (ptrdiff_t oc = 0; oc < a->OC;) {
         const ptrdiff_t left = a->OC - oc;
-        const int ro = left >= 4 ? 4 : left >= 2 ? 2 : 1;
-        const dw_tile_fn *row = dw_tiles[ro == 4 ? 0 : ro == 2 ? 1 : 2];
+        const int ro = left >= 4 && tiles[0][0] ? 4 : left >= 2 ? 2 : 1;
+        const dw_tile_fn *row = tiles[ro == 4 ? 0 : ro == 2 ? 1 : 2];
         for (ptrdiff_t c = 0; c < a->C; c++)
             for (ptrdiff_t kh = 0; kh < a->KH; kh++)
                 for (ptrdiff_t kw = 0; kw < a->KW; kw += k0) {
@@ -325,28 +327,20 @@ static inline FNN_TARGET_AVX2 float hsum8(__m256 v) {
 DW_TILES2(2)
 DW_TILES2(1)
 
-static const dw_tile_fn dw_tiles2[2][5] = {
+static const dw_tile_fn dw_tiles2[3][5] = {   /* no 4-channel tiles: 20 accumulators do not fit 16 ymm */
+    {NULL, NULL, NULL, NULL, NULL},
     {dwt2_2x1, dwt2_2x2, dwt2_2x3, dwt2_2x4, dwt2_2x5},
     {dwt2_1x1, dwt2_1x2, dwt2_1x3, dwt2_1x4, dwt2_1x5},
 };
-
-FNN_TARGET_AVX2 static void direct_dw_avx2(const dw_args *a) {
-    const ptrdiff_t nk = (a->KW + 4) / 5, k0 = (a->KW + nk - 1) / nk;
-    for (ptrdiff_t oc = 0; oc < a->OC;) {
-        const int ro = a->OC - oc >= 2 ? 2 : 1;
-        const dw_tile_fn *row = dw_tiles2[ro == 2 ? 0 : 1];
-        for (ptrdiff_t c = 0; c < a->C; c++)
-            for (ptrdiff_t kh = 0; kh < a->KH; kh++)
-                for (ptrdiff_t kw = 0; kw < a->KW; kw += k0) {
-                    const ptrdiff_t w = a->KW - kw < k0 ? a->KW - kw : k0;
-                    row[w - 1](a, oc, c, kh, kw);
-                }
-        oc += ro;
-    }
-}
 #endif
 
 int fnn_conv_direct_mode = -1;
+
+#ifdef FNN_X86_TARGETS
+/* The kernels read a zero-bordered copy when there is a border; on AVX2 always, since its tiles load whole
+   vectors past a row's end (into the next row or the scratch buffer's slack, never past it). */
+static int bordered_copy(ptrdiff_t ph, ptrdiff_t pw) { return ph || pw || fnn_get_isa() != FNN_ISA_AVX512; }
+#endif
 
 int fnn_conv_direct_geometry(const fnn_conv_shape *s) {
     if (s->SH != 1 || s->SW != 1 || s->DH != 1 || s->DW != 1 || s->G != 1) return 0;
@@ -397,7 +391,7 @@ void fnn_conv_direct_forward_sample(float *out, const float *x, const float *w, 
 #ifdef FNN_X86_TARGETS
     direct_args a;
     a.x = x;
-    if (s->PH || s->PW || fnn_get_isa() != FNN_ISA_AVX512) {   /* AVX2 reads past rows: always the copy */
+    if (bordered_copy(s->PH, s->PW)) {
         pad_copy(scratch, x, s->C, s->H, s->W, s->PH, s->PW);
         a.x = scratch;
     }
@@ -427,7 +421,7 @@ void fnn_conv_direct_dx_sample(float *dx, const float *dout, const float *wt, co
     const ptrdiff_t QH = s->KH - 1 - s->PH, QW = s->KW - 1 - s->PW;
     direct_args a;
     a.x = dout;
-    if (QH || QW || fnn_get_isa() != FNN_ISA_AVX512) {
+    if (bordered_copy(QH, QW)) {
         pad_copy(scratch, dout, s->OC, s->OH, s->OW, QH, QW);
         a.x = scratch;
     }
@@ -446,7 +440,7 @@ void fnn_conv_direct_dw_chunk(float *dw, const float *dout, const float *x, ptrd
 #ifdef FNN_X86_TARGETS
     dw_args a;
     a.x = x;
-    if (s->PH || s->PW || fnn_get_isa() != FNN_ISA_AVX512) {
+    if (bordered_copy(s->PH, s->PW)) {
         const ptrdiff_t one = s->C * (s->H + 2 * s->PH) * (s->W + 2 * s->PW);
         for (ptrdiff_t n = 0; n < nn; n++)
             pad_copy(scratch + n * one, x + n * s->C * s->H * s->W, s->C, s->H, s->W, s->PH, s->PW);
@@ -454,8 +448,7 @@ void fnn_conv_direct_dw_chunk(float *dw, const float *dout, const float *x, ptrd
     }
     a.dout = dout; a.dw = dw; a.nn = nn; a.C = s->C; a.OC = s->OC;
     a.Hp = s->H + 2 * s->PH; a.Wp = s->W + 2 * s->PW; a.KH = s->KH; a.KW = s->KW; a.OH = s->OH; a.OW = s->OW;
-    if (fnn_get_isa() == FNN_ISA_AVX512) direct_dw(&a);
-    else direct_dw_avx2(&a);
+    direct_dw(&a, fnn_get_isa() == FNN_ISA_AVX512 ? dw_tiles : dw_tiles2);
 #else
     (void)dw; (void)dout; (void)x; (void)nn; (void)s; (void)scratch;
 #endif

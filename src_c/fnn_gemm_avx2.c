@@ -133,10 +133,7 @@ static inline FNN_TARGET_AVX2 __attribute__((always_inline)) void transpose8(__m
 /* Panel of NR columns and kc steps: dst[p * NR + j] = op(B)[p, j] for j < nr, 0 for nr <= j < NR. */
 static FNN_TARGET_AVX2 void pack_b(float *FNN_RESTRICT dst, const float *FNN_RESTRICT b, ptrdiff_t ldb,
                                    int trans_b, ptrdiff_t kc, int nr, int NRp) {
-    if (NRp != NR) {
-        fnn_gemm_pack_b(dst, b, ldb, trans_b, kc, nr, NRp);
-        return;
-    }
+    (void)NRp;   /* always NR: the driver packs for this ISA's own tile */
     if (!trans_b) {  /* B stored (K, N): a row of nr floats per step, masked past nr (reads nothing there) */
         if (nr == NR) {
             for (ptrdiff_t p = 0; p < kc; p++) {
@@ -172,10 +169,7 @@ static FNN_TARGET_AVX2 void pack_b(float *FNN_RESTRICT dst, const float *FNN_RES
 /* Panel of MR rows and kc steps: dst[p * MR + i] = op(A)[i, p] for i < mr, 0 for mr <= i < MR. */
 static FNN_TARGET_AVX2 void pack_a(float *FNN_RESTRICT dst, const float *FNN_RESTRICT a, ptrdiff_t lda,
                                    int trans_a, ptrdiff_t kc, int mr, int MRp) {
-    if (MRp != MR) {
-        fnn_gemm_pack_a(dst, a, lda, trans_a, kc, mr, MRp);
-        return;
-    }
+    (void)MRp;   /* always MR */
     /* No masked loads or stores (slow on Zen 3): 4 + 2 floats per step in 128-bit halves */
     if (trans_a) {  /* A^T stored (K, M): mr contiguous floats per step */
         if (mr < MR) {
