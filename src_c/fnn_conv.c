@@ -53,12 +53,31 @@ static ptrdiff_t col_floats(const fnn_conv_shape *s) {
         ptrdiff_t d = fnn_conv_direct_scratch_floats(s);
         if (d > col) col = d;
     }
+    if (fnn_conv_wino_geometry(s)) {
+        ptrdiff_t d = fnn_conv_wino_scratch_floats(s);
+        if (d > col) col = d;
+    }
     return col;
 }
 
 /* The direct route's flipped weights (input gradient), after the partials. */
 static ptrdiff_t flip_floats(const fnn_conv_shape *s) {
     return fnn_conv_direct_geometry(s) ? s->OC * s->C * s->KH * s->KW : 0;
+}
+
+/* The Winograd route's transformed filters, after the flipped weights. */
+static ptrdiff_t wino_filter_floats(const fnn_conv_shape *s) {
+    return fnn_conv_wino_geometry(s) ? fnn_conv_wino_filter_floats(s) : 0;
+}
+
+/* One weight-gradient partial: dw's size, or the Winograd domain's when that is larger. */
+static ptrdiff_t partial_floats(const fnn_conv_shape *s) {
+    ptrdiff_t wsz = s->OC * (s->C / s->G) * s->KH * s->KW;
+    if (fnn_conv_wino_geometry(s)) {
+        ptrdiff_t p = fnn_conv_wino_partial_floats(s);
+        if (p > wsz) wsz = p;
+    }
+    return wsz;
 }
 
 static ptrdiff_t n_chunks(const fnn_conv_shape *s) { return (s->N + CONV_CHUNK - 1) / CONV_CHUNK; }
@@ -70,7 +89,7 @@ static int dw_transposed(const fnn_conv_shape *s) { return s->C / s->G * s->KH *
 /* Partial weight gradients in the workspace: one per chunk, unless there is one chunk written straight to dw. */
 static ptrdiff_t n_partials(const fnn_conv_shape *s) {
     if (fnn_conv_is_depthwise(s)) return 0;
-    return n_chunks(s) > 1 || dw_transposed(s) ? n_chunks(s) : 0;
+    return n_chunks(s) > 1 || dw_transposed(s) || fnn_conv_wino_geometry(s) ? n_chunks(s) : 0;
 }
 
 /* Column buffers: one per outer thread, at most min(n_threads, N). */
@@ -81,9 +100,8 @@ static ptrdiff_t n_col_bufs(const fnn_conv_shape *s, int n_threads) {
 
 ptrdiff_t fnn_conv_workspace_floats(const fnn_conv_shape *s, int n_threads) {
     if (!shape_ok(s)) return 0;
-    ptrdiff_t wsz = s->OC * (s->C / s->G) * s->KH * s->KW;
-    ptrdiff_t part = n_partials(s) * wsz;
-    return n_col_bufs(s, n_threads) * col_floats(s) + part + flip_floats(s);
+    ptrdiff_t part = n_partials(s) * partial_floats(s);
+    return n_col_bufs(s, n_threads) * col_floats(s) + part + flip_floats(s) + wino_filter_floats(s);
 }
 
 /* Output columns [*lo, *hi) whose input column ow*S + off lies in [0, W). */
@@ -119,8 +137,10 @@ typedef struct {
     const float *x, *w, *bias, *dout;
     ptrdiff_t colsz, wsz;
     const float *wflip;   /* direct route: flipped weights for the input gradient */
+    const float *wino;    /* Winograd route: transformed filters (fnn_conv_wino_prepare) */
     int gemm_threads, dw_t, relu;
     int direct_fwd, direct_dx, direct_dw;   /* which passes take the direct route (fnn_conv_direct.c) */
+    int wino_fwd, wino_dx, wino_dw;         /* which take the Winograd route (fnn_conv_wino.c) */
 } conv_ctx;
 
 // out_n (OC,OH*OW) = w (OC, C/G*KH*KW) @ im2col(x_n) + bias, per group
@@ -129,6 +149,10 @@ static int forward_sample(const conv_ctx *c, ptrdiff_t n, float *col) {
     const ptrdiff_t G = s->G, OCg = s->OC / G, Kg = s->C / G * s->KH * s->KW, P = s->OH * s->OW;
     const float *xn = c->x + n * s->C * s->H * s->W;
     float *on = c->out + n * s->OC * P;
+    if (c->wino_fwd) {
+        fnn_conv_wino_forward_sample(on, xn, c->wino, c->bias, c->relu, s, col);
+        return FNN_OK;
+    }
     if (c->direct_fwd) {
         fnn_conv_direct_forward_sample(on, xn, c->w, c->bias, c->relu, s, col);
         return FNN_OK;
@@ -176,9 +200,15 @@ int fnn_conv2d_forward_ep(float *out, const float *x, const float *w, const floa
     }
     conv_ctx c = {0};
     c.s = s; c.out = out; c.x = x; c.w = w; c.bias = bias; c.ws = ws; c.relu = relu != 0;
-    c.direct_fwd = fnn_conv_direct_ok(s);
+    c.wino_fwd = fnn_conv_wino_ok(s);
+    c.direct_fwd = !c.wino_fwd && fnn_conv_direct_ok(s);
     c.colsz = col_floats(s);
     if (c.colsz && !ws) return FNN_ERR_ARG;
+    if (c.wino_fwd) {
+        float *wf = ws + n_col_bufs(s, n_threads) * c.colsz + n_partials(s) * partial_floats(s) + flip_floats(s);
+        fnn_conv_wino_prepare(wf, w, s, 1, 0);
+        c.wino = wf;
+    }
     double work = 2.0 * (double)s->N * (double)s->OC * (double)(s->C / s->G * s->KH * s->KW) * (double)(s->OH * s->OW);
     int nt = outer_threads(work, s->N, n_threads);
     int st = FNN_OK;
@@ -208,10 +238,12 @@ static int backward_chunk(const conv_ctx *c, ptrdiff_t chunk, float *dwp, float 
     int st = FNN_OK;
     if (c->direct_dw) /* the whole chunk's weight gradient at once, no column matrix */
         fnn_conv_direct_dw_chunk(dwp, c->dout + n0 * s->OC * P, c->x + n0 * CHW, n1 - n0, s, col);
+    if (c->wino_dw) /* likewise, in the Winograd domain */
+        fnn_conv_wino_dw_chunk(dwp, c->x + n0 * CHW, c->dout + n0 * s->OC * P, n1 - n0, s, col);
     for (ptrdiff_t n = n0; n < n1 && st == FNN_OK; n++) {
         const float *xn = c->x + n * CHW, *dn = c->dout + n * s->OC * P;
         /* dw[g] (OCg, Kg) (+)= dout_n[g] (OCg, P) @ col_n[g]^T (P, Kg) */
-        if (!c->direct_dw) {
+        if (!c->direct_dw && !c->wino_dw) {
             const float *cn = xn;
             if (!pw) {
                 fnn_conv_im2col(col, xn, s);
@@ -227,6 +259,10 @@ static int backward_chunk(const conv_ctx *c, ptrdiff_t chunk, float *dwp, float 
             }
         }
         if (!c->dx || st != FNN_OK) continue;
+        if (c->wino_dx) {
+            fnn_conv_wino_dx_sample(c->dx + n * CHW, dn, c->wino, s, col);
+            continue;
+        }
         if (c->direct_dx) {   /* the column buffer is free again: it takes the zero-bordered dout_n */
             fnn_conv_direct_dx_sample(c->dx + n * CHW, dn, c->wflip, s, col);
             continue;
@@ -274,7 +310,9 @@ int fnn_conv2d_backward(float *dx, float *dw, float *db, const float *dout, cons
     conv_ctx c = {0};
     c.s = s; c.dx = dx; c.dw = dw; c.dout = dout; c.x = x; c.w = w; c.ws = ws;
     c.colsz = col_floats(s);
-    c.wsz = s->OC * (s->C / s->G) * s->KH * s->KW;
+    c.wino_dw = fnn_conv_wino_ok(s);
+    c.wino_dx = dx && c.wino_dw;
+    c.wsz = c.wino_dw ? fnn_conv_wino_partial_floats(s) : s->OC * (s->C / s->G) * s->KH * s->KW;
     /* the direct weight gradient: a tile does RO x KW FMAs per RO + KW loads, and the GEMM route's N is OC;
        it wins for few output channels and wide kernels (measured: 1->6 5x5 2.6x, 1->20 5x5 1.07x, 6->16 5x5
        even; 1->32 5x5 and 16->16 3x3 lose 15-30%) */
@@ -282,18 +320,23 @@ int fnn_conv2d_backward(float *dx, float *dw, float *db, const float *dout, cons
        wins only for one input channel (1->6 5x5 4x, 1->20 5x5 1.9x; 6->16 5x5 loses 15%), and the direct
        input gradient loses to the GEMM route (6->16 5x5: 1.5x slower), unless forced (mode 1) */
     const int narrow = fnn_get_isa() != FNN_ISA_AVX512 && fnn_conv_direct_mode != 1;
-    c.direct_dw = s->OC <= 20 && s->KW >= 5 && fnn_conv_direct_ok(s) && !(narrow && s->C > 1);
-    c.dw_t = dw_transposed(s) && !c.direct_dw;   /* the direct partials are in dw's own layout */
+    c.direct_dw = !c.wino_dw && s->OC <= 20 && s->KW >= 5 && fnn_conv_direct_ok(s) && !(narrow && s->C > 1);
+    c.dw_t = dw_transposed(s) && !c.direct_dw && !c.wino_dw;   /* the direct partials are in dw's own layout */
     const ptrdiff_t OCg = s->OC / s->G, Kg = s->C / s->G * s->KH * s->KW;
     const ptrdiff_t nch = n_chunks(s);
     const int use_part = n_partials(s) > 0;
     if ((c.colsz || use_part) && !ws) return FNN_ERR_ARG;
     float *part = ws + n_col_bufs(s, n_threads) * c.colsz;
-    c.direct_dx = dx && s->C >= 4 && fnn_conv_direct_ok(s) && !narrow;   /* C < 4: tiles mostly empty */
+    c.direct_dx = !c.wino_dx && dx && s->C >= 4 && fnn_conv_direct_ok(s) && !narrow;   /* C < 4: tiles mostly empty */
     if (c.direct_dx) {
-        float *wf = part + n_partials(s) * c.wsz;
+        float *wf = part + n_partials(s) * partial_floats(s);
         fnn_conv_direct_flip_weights(wf, w, s);
         c.wflip = wf;
+    }
+    if (c.wino_dx) {
+        float *wf = part + n_partials(s) * partial_floats(s) + flip_floats(s);
+        fnn_conv_wino_prepare(wf, w, s, 0, 1);
+        c.wino = wf;
     }
     double work = (dx ? 4.0 : 2.0) * (double)s->N * (double)s->OC * (double)(s->C / s->G * s->KH * s->KW) *
                   (double)(s->OH * s->OW);
@@ -328,6 +371,10 @@ int fnn_conv2d_backward(float *dx, float *dw, float *db, const float *dout, cons
                 for (ptrdiff_t i = i0; i < i1; i++) part[i] += pk[i];
             }
         }
+    }
+    if (c.wino_dw) {
+        fnn_conv_wino_dw_finish(dw, part, s);
+        return FNN_OK;
     }
     if (!c.dw_t) {
         memcpy(dw, part, (size_t)c.wsz * sizeof(float));

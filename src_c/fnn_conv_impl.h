@@ -60,6 +60,33 @@ void fnn_conv_direct_flip_weights(float *wt, const float *w, const fnn_conv_shap
 void fnn_conv_direct_dx_sample(float *dx, const float *dout, const float *wt, const fnn_conv_shape *s,
                                float *scratch);
 
+/* Winograd convolution (fnn_conv_wino.c): F(2x2, 5x5), F(4x4, 3x3) or F(2x2, 3x3); stride 1, dilation 1, one
+   group, square 3x3 or 5x5 kernel, PH <= KH-1, PW <= KW-1; AVX2 kernels (also on AVX-512 CPUs).
+   fnn_conv_wino_mode: -1 automatic (default), 0 never, 1 whenever the geometry and the CPU allow. */
+extern int fnn_conv_wino_mode;
+int fnn_conv_wino_geometry(const fnn_conv_shape *s);
+int fnn_conv_wino_ok(const fnn_conv_shape *s);
+/* Per-thread scratch floats (forward, input or weight gradient of one sample). */
+ptrdiff_t fnn_conv_wino_scratch_floats(const fnn_conv_shape *s);
+/* Transformed, packed filters of both directions (forward, input gradient). */
+ptrdiff_t fnn_conv_wino_filter_floats(const fnn_conv_shape *s);
+/* One backward chunk's weight gradient in the Winograd domain. */
+ptrdiff_t fnn_conv_wino_partial_floats(const fnn_conv_shape *s);
+// filters (fnn_conv_wino_filter_floats) = the transformed weights w (OC,C,KH,KW) of the directions asked for
+void fnn_conv_wino_prepare(float *filters, const float *w, const fnn_conv_shape *s, int fwd, int dx);
+// out_n (OC,OH,OW) = conv(x_n (C,H,W)) + bias (may be NULL), then max(., 0) when relu
+void fnn_conv_wino_forward_sample(float *out, const float *x, const float *filters, const float *bias, int relu,
+                                  const fnn_conv_shape *s, float *scratch);
+// dx_n (C,H,W) = the input gradient of one sample from dout_n (OC,OH,OW)
+void fnn_conv_wino_dx_sample(float *dx, const float *dout, const float *filters, const fnn_conv_shape *s,
+                             float *scratch);
+// dU (fnn_conv_wino_partial_floats) = the weight gradient of the ns (<= CONV_CHUNK) samples x (ns,C,H,W),
+// dout (ns,OC,OH,OW), in the Winograd domain (overwritten)
+void fnn_conv_wino_dw_chunk(float *dU, const float *x, const float *dout, ptrdiff_t ns, const fnn_conv_shape *s,
+                            float *scratch);
+// dw (OC,C,KH,KW) = the weight gradient from dU summed over the chunks
+void fnn_conv_wino_dw_finish(float *dw, const float *dU, const fnn_conv_shape *s);
+
 // db (OC) = sum over n, oh, ow of dout (N,OC,OH,OW), double accumulator, samples in order
 void fnn_conv_bias_grad(float *db, const float *dout, const fnn_conv_shape *s, int n_threads);
 

@@ -211,6 +211,12 @@ def test_fused_relu_equals_separate_pass(case, isa, bias):
         fastnn.set_isa(old)
 
 
+def fastnn_wino_geometry(c):
+    """The shapes the Winograd route takes: stride 1, no dilation, one group, square 3x3 or 5x5, padding < K."""
+    n, ch, h, w, oc, kh, kw, s, p, d, g = c
+    return s == (1, 1) and d == (1, 1) and g == 1 and kh == kw and kh in (3, 5) and max(p) <= kh - 1
+
+
 DIRECT_CASES = [c for c in CASES if c[7] == (1, 1) and c[9] == (1, 1) and c[10] == 1 and c[5] * c[6] > 1
                 and c[8][0] <= c[5] - 1 and c[8][1] <= c[6] - 1] + [
     (3, 1, 28, 28, 6, 5, 5, (1, 1), (2, 2), (1, 1), 1),      # LeNet-5's first layer
@@ -251,6 +257,56 @@ def test_direct_route_vs_reference(case, relu, isa):
     finally:
         _core.conv_direct_mode(old)
         fastnn.set_isa(old_isa)
+
+
+WINO_CASES = [c for c in CASES if fastnn_wino_geometry(c)] + [
+    (5, 32, 14, 14, 64, 5, 5, (1, 1), (2, 2), (1, 1), 1),    # the Fashion-MNIST net's second layer, F(2x2, 5x5)
+    (2, 20, 12, 12, 40, 5, 5, (1, 1), (0, 0), (1, 1), 1),    # Nielsen's second layer
+    (2, 16, 28, 28, 16, 3, 3, (1, 1), (1, 1), (1, 1), 1),    # ResNet stage 1, F(4x4, 3x3)
+    (6, 17, 7, 7, 33, 3, 3, (1, 1), (1, 1), (1, 1), 1),      # channels past the 8 lanes, a 7x7 map (partial tiles)
+    (3, 9, 13, 11, 10, 3, 3, (1, 1), (2, 0), (1, 1), 1),     # rectangular, padding 2 on one axis only
+    (3, 5, 2, 2, 7, 3, 3, (1, 1), (1, 1), (1, 1), 1),        # tiny map: F(2x2, 3x3)
+    (2, 12, 3, 2, 9, 3, 3, (1, 1), (1, 1), (1, 1), 1),       # F(2x2, 3x3), one tile column
+    (2, 3, 9, 8, 5, 5, 5, (1, 1), (4, 1), (1, 1), 1),        # padding K-1 (zero-width input-gradient border)
+]
+
+
+@pytest.mark.skipif(not DIRECT_ISAS, reason="the Winograd kernels need AVX2")
+@pytest.mark.parametrize("isa", DIRECT_ISAS or ["none"])
+@pytest.mark.parametrize("case", WINO_CASES, ids=_ids)
+@pytest.mark.parametrize("relu", [False, True], ids=["", "relu"])
+def test_winograd_route_vs_reference(case, relu, isa):
+    """The Winograd route forced on (F(2x2, 5x5), F(4x4, 3x3), F(2x2, 3x3)): forward, input and weight gradients
+    against the float64 reference; bitwise identical on 1 and 2 threads (5 samples: two backward chunks)."""
+    old_isa = fastnn.get_isa()
+    fastnn.set_isa(isa)
+    old = _core.conv_wino_mode(1)
+    try:
+        x, w, b, dout, (s, p, d, g) = make_case(case, seed=9)
+        want = ref_forward(x, w, b, s, p, d, g)
+        if relu:
+            want = np.maximum(want, 0)
+        rdx, rdw, rdb = ref_backward(dout, x, w, s, p, d, g)
+        got = {}
+        for nt in (1, 2):
+            out = _core.conv2d_forward(x, w, b, s, p, d, g, n_threads=nt, relu=relu)
+            dx, dw, db = _core.conv2d_backward(dout, x, w, s, p, d, g, n_threads=nt)
+            close(out, want, what="out")
+            close(dx, rdx, what="dx")
+            close(dw, rdw, what="dw")
+            close(db, rdb, what="db")
+            got[nt] = (out, dx, dw)
+        for a, c in zip(got[1], got[2]):
+            assert np.array_equal(a.view(np.uint32), c.view(np.uint32))
+    finally:
+        _core.conv_wino_mode(old)
+        fastnn.set_isa(old_isa)
+
+
+def test_winograd_mode_argument():
+    with pytest.raises(ValueError, match="mode must be -1, 0 or 1"):
+        _core.conv_wino_mode(5)
+    assert _core.conv_wino_mode() == -1
 
 
 # (C, H, W, KH, KW, stride, padding, dilation): the column routines alone, on every ISA

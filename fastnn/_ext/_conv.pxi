@@ -183,8 +183,20 @@ def conv2d_backward(dout, x, w, stride=(1, 1), padding=(0, 0), dilation=(1, 1), 
     return dx, dw, db
 
 
+def conv_wino_mode(mode=None):
+    """The Winograd route (3x3 and 5x5 kernels, stride 1, one group; AVX2 or AVX-512 CPUs): -1 automatic
+    (default), 0 never, 1 whenever the geometry allows.  Returns the previous mode; for tests and benchmarks."""
+    global fnn_conv_wino_mode
+    cdef int old = fnn_conv_wino_mode
+    if mode is not None:
+        if mode not in (-1, 0, 1):
+            raise ValueError(f"conv_wino_mode: mode must be -1, 0 or 1, got {mode!r}")
+        fnn_conv_wino_mode = mode
+    return old
+
+
 def conv_direct_mode(mode=None):
-    """The direct-convolution route (AVX-512, stride 1, few channels): -1 automatic (default), 0 never (im2col +
+    """The direct-convolution route (AVX-512 or AVX2, stride 1, few channels): -1 automatic (default), 0 never (im2col +
     GEMM everywhere), 1 whenever the geometry allows.  Returns the previous mode; for tests and benchmarks."""
     global fnn_conv_direct_mode
     cdef int old = fnn_conv_direct_mode

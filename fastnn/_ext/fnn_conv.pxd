@@ -23,6 +23,7 @@ cdef extern from "fnn_conv.h" nogil:
 
 cdef extern from "fnn_conv_impl.h" nogil:
     int fnn_conv_direct_mode
+    int fnn_conv_wino_mode
     enum: FNN_CONV_COL_SLACK
     void fnn_conv_im2col(float *col, const float *x, const fnn_conv_shape *s)
     void fnn_conv_col2im(float *dx, const float *col, const fnn_conv_shape *s)

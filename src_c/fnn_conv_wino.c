@@ -1,0 +1,421 @@
+/* fastnn: Winograd convolution F(m x m, r x r) for 3x3 and 5x5 kernels, stride 1, dilation 1, one group
+   (AVX2 vectors; also run on AVX-512 CPUs).
+
+   A tile of m x m outputs comes from n x n inputs (n = m + r - 1): Y = A^T [U . V] A with U = G g G^T (the
+   filter, transformed once per call) and V = B^T d B (the input tile).  The elementwise product summed over
+   input channels is, for each of the n*n points xi, one matrix product
+       M[xi] (tiles, OC) = V[xi] (tiles, C) @ U[xi] (C, OC)
+   so the multiply count per output drops from r*r to n*n/(m*m) per channel pair: F(2x2, 5x5) 25 -> 9,
+   F(4x4, 3x3) 9 -> 2.25, F(2x2, 3x3) 9 -> 4 (transforms: src_c/fnn_wino_gen.h, generated).
+   Layout: channels are the vector lanes.  Per sample, the input is copied once into a zero-bordered
+   channels-last buffer (channels padded to a multiple of 8), tiles are transformed 8 channels at a time into
+   V (tile rows, channel columns), the n*n products run on the SGEMM's own AVX2 micro-kernels (U packed once
+   per call into their 16-column panels; V read in place, 6 tile rows per kernel call), and the output
+   transform writes a channels-last buffer that is transposed back to (OC, OH, OW) with bias and ReLU.
+   Input gradient: the same routine on dout with the filter transposed over the channels and flipped
+   (padding r - 1 - p).  Weight gradient: the adjoint, dU[xi] (C, OC) = sum over tiles V[xi]^T @ dYt[xi] with
+   dYt = A dY A^T, summed over a backward chunk's samples in the Winograd domain, then dw = G^T dU G.
+   Every output sums its terms in an order fixed by the shape (tiles, channel blocks, kernel depth), so the
+   results are identical for any thread count. */
+#include <string.h>
+
+#include "fnn_conv_impl.h"
+#include "fnn_cpu.h"
+#include "fnn_gemm_kernels.h"
+#include "fnn_wino_gen.h"   /* tables; its transform macros expand over VEC, defined below */
+
+int fnn_conv_wino_mode = -1;
+
+/* Tile size m for a kernel size r: the F(m, r) with the fewest transformed points over the output plane
+   (each point is a C x OC product): n*n * ceil(OH/m) * ceil(OW/m). */
+static int wino_m(ptrdiff_t r, ptrdiff_t OH, ptrdiff_t OW) {
+    if (r == 5) return 2;
+    ptrdiff_t c4 = 36 * ((OH + 3) / 4) * ((OW + 3) / 4), c2 = 16 * ((OH + 1) / 2) * ((OW + 1) / 2);
+    return c4 <= c2 ? 4 : 2;
+}
+
+int fnn_conv_wino_geometry(const fnn_conv_shape *s) {
+    return s->G == 1 && s->SH == 1 && s->SW == 1 && s->DH == 1 && s->DW == 1 && s->KH == s->KW &&
+           (s->KH == 3 || s->KH == 5) && s->PH <= s->KH - 1 && s->PW <= s->KW - 1;
+}
+
+int fnn_conv_wino_ok(const fnn_conv_shape *s) {
+#ifdef FNN_X86_TARGETS
+    const int isa = fnn_get_isa();
+    if (fnn_conv_wino_mode == 0 || (isa != FNN_ISA_AVX2 && isa != FNN_ISA_AVX512) || !fnn_conv_wino_geometry(s))
+        return 0;
+    if (fnn_conv_wino_mode == 1) return 1;
+    /* channels are the vector lanes and the products' depth: few channels waste lanes and the transforms
+       are not amortised (measured, bench/conv_route_ab.py) */
+    return isa == FNN_ISA_AVX2 && s->C >= 16 && s->OC >= 16;
+#else
+    (void)s;
+    return 0;
+#endif
+}
+
+/* One direction of the transform: input (C, H, W) -> output (OC, OH, OW), padding PH, PW. */
+typedef struct {
+    ptrdiff_t C, H, W, OC, OH, OW, PH, PW;
+    int m, r, n;
+    ptrdiff_t TH, TW, T, TP;   /* tile rows, columns, count, count rounded up to the kernels' 6 rows */
+    ptrdiff_t C8, OC8, OC16;   /* channels padded to the lanes; output channels padded to the 16-wide panels */
+    ptrdiff_t HB, WB;          /* the bordered input buffer (covers every tile) */
+} wgeo;
+
+static wgeo geo(ptrdiff_t C, ptrdiff_t H, ptrdiff_t W, ptrdiff_t OC, ptrdiff_t OH, ptrdiff_t OW, ptrdiff_t PH,
+                ptrdiff_t PW, ptrdiff_t r) {
+    wgeo g;
+    g.C = C; g.H = H; g.W = W; g.OC = OC; g.OH = OH; g.OW = OW; g.PH = PH; g.PW = PW;
+    g.r = (int)r;
+    g.m = wino_m(r, OH > H ? OH : H, OW > W ? OW : W);   /* the same m for the forward and the input gradient */
+    g.n = g.m + g.r - 1;
+    g.TH = (OH + g.m - 1) / g.m;
+    g.TW = (OW + g.m - 1) / g.m;
+    g.T = g.TH * g.TW;
+    g.TP = (g.T + 5) / 6 * 6;
+    g.C8 = (C + 7) / 8 * 8;
+    g.OC8 = (OC + 7) / 8 * 8;
+    g.OC16 = (OC + 15) / 16 * 16;
+    g.HB = g.TH * g.m + g.r - 1;
+    g.WB = g.TW * g.m + g.r - 1;
+    return g;
+}
+
+static wgeo geo_fwd(const fnn_conv_shape *s) {
+    return geo(s->C, s->H, s->W, s->OC, s->OH, s->OW, s->PH, s->PW, s->KH);
+}
+
+static wgeo geo_dx(const fnn_conv_shape *s) {
+    return geo(s->OC, s->OH, s->OW, s->C, s->H, s->W, s->KH - 1 - s->PH, s->KW - 1 - s->PW, s->KH);
+}
+
+#define V_SLACK 8   /* the weight gradient's column-form kernel reads up to 5 floats past the last V row */
+
+/* Per-thread scratch of one direction with `rows` tile rows in V and M (or dYt): the bordered input, V, M,
+   the channels-last output tiles. */
+static ptrdiff_t geo_scratch(const wgeo *g, ptrdiff_t rows) {
+    const ptrdiff_t nn = (ptrdiff_t)g->n * g->n;
+    return g->HB * g->WB * g->C8 + nn * rows * g->C8 + V_SLACK + nn * rows * g->OC8 +
+           g->TH * g->m * g->TW * g->m * g->OC8;
+}
+
+/* Forward and input gradient: one sample (rows padded to the kernels' 6); weight gradient: a backward chunk's
+   samples' tiles stacked (the products' depth). */
+ptrdiff_t fnn_conv_wino_scratch_floats(const fnn_conv_shape *s) {
+    wgeo f = geo_fwd(s), d = geo_dx(s);
+    ptrdiff_t a = geo_scratch(&f, f.TP), b = geo_scratch(&d, d.TP), c = geo_scratch(&f, CONV_CHUNK * f.T);
+    a = a > b ? a : b;
+    return a > c ? a : c;
+}
+
+/* Packed transformed filters: forward U (n*n, C8, OC16) and input-gradient U' (n*n, OC8, C16). */
+ptrdiff_t fnn_conv_wino_filter_floats(const fnn_conv_shape *s) {
+    wgeo f = geo_fwd(s), d = geo_dx(s);
+    return (ptrdiff_t)f.n * f.n * f.C8 * f.OC16 + (ptrdiff_t)d.n * d.n * d.C8 * d.OC16;
+}
+
+/* One backward chunk's weight gradient in the Winograd domain: dU (n*n, C8, OC8). */
+ptrdiff_t fnn_conv_wino_partial_floats(const fnn_conv_shape *s) {
+    wgeo f = geo_fwd(s);
+    return (ptrdiff_t)f.n * f.n * f.C8 * f.OC8;
+}
+
+static const float *mat_G(int m, int r) {
+    return r == 5 ? &fnn_wino_G_2_5[0][0] : m == 4 ? &fnn_wino_G_4_3[0][0] : &fnn_wino_G_2_3[0][0];
+}
+
+/* Filter transform and packing: up (n*n, panels of 16 columns, K8 rows, 16) from w, where element (k, j) of
+   direction's filter is w[(k * sk + j * sj) taps] -- forward: k = c, j = o; input gradient: k = o, j = c,
+   taps flipped.  U[xi=(a,b)] = sum_{i,j} G[a][i] g[i][j] G[b][j] in double; zero past the real channels. */
+static void pack_filters(float *up, const float *w, const wgeo *g, const fnn_conv_shape *s, int flip) {
+    const int n = g->n, r = g->r, nn = n * n;
+    const float *G = mat_G(g->m, r);
+    const ptrdiff_t K8 = g->C8, J16 = g->OC16, KK = (ptrdiff_t)r * r;
+    memset(up, 0, (size_t)(nn * K8 * J16) * sizeof(float));
+    for (ptrdiff_t k = 0; k < g->C; k++) {
+        for (ptrdiff_t j = 0; j < g->OC; j++) {
+            /* forward: w[o = j][c = k]; input gradient: w[o = k][c = j], rotated by 180 degrees */
+            const float *t = flip ? w + (k * s->C + j) * KK : w + (j * s->C + k) * KK;
+            double tap[25], tmp[6 * 5];
+            for (int i = 0; i < r * r; i++) tap[i] = flip ? t[r * r - 1 - i] : t[i];
+            for (int a = 0; a < n; a++)
+                for (int q = 0; q < r; q++) {
+                    double acc = 0.0;
+                    for (int i = 0; i < r; i++) acc += (double)G[a * r + i] * tap[i * r + q];
+                    tmp[a * r + q] = acc;
+                }
+            for (int a = 0; a < n; a++)
+                for (int b = 0; b < n; b++) {
+                    double acc = 0.0;
+                    for (int q = 0; q < r; q++) acc += tmp[a * r + q] * (double)G[b * r + q];
+                    up[((ptrdiff_t)(a * n + b) * J16 + j / 16 * 16) * K8 + k * 16 + j % 16] = (float)acc;
+                }
+        }
+    }
+}
+
+void fnn_conv_wino_prepare(float *filters, const float *w, const fnn_conv_shape *s, int fwd, int dx) {
+    wgeo f = geo_fwd(s), d = geo_dx(s);
+    if (fwd) pack_filters(filters, w, &f, s, 0);
+    if (dx) pack_filters(filters + (ptrdiff_t)f.n * f.n * f.C8 * f.OC16, w, &d, s, 1);
+}
+
+#ifdef FNN_X86_TARGETS
+#include <immintrin.h>
+
+#define VEC __m256
+#define VADD(a, b) _mm256_add_ps(a, b)
+#define VSUB(a, b) _mm256_sub_ps(a, b)
+#define VMUL(x, c) _mm256_mul_ps(x, _mm256_set1_ps(c))
+#define VFMA(x, c, acc) _mm256_fmadd_ps(x, _mm256_set1_ps(c), acc)
+#define VZERO() _mm256_setzero_ps()
+
+/* dst (rows, cols, ld) channels-last, channels [0, C) of pixels (h + oh, w + ow) = src (C, H, W); the rest of
+   dst (border, channels C..ld) is zeroed first.  Scalar: a few percent of the products' time. */
+static void to_channels_last(float *FNN_RESTRICT dst, ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t ld,
+                             const float *FNN_RESTRICT src, ptrdiff_t C, ptrdiff_t H, ptrdiff_t W, ptrdiff_t oh,
+                             ptrdiff_t ow) {
+    memset(dst, 0, (size_t)(rows * cols * ld) * sizeof(float));
+    for (ptrdiff_t c = 0; c < C; c++)
+        for (ptrdiff_t h = 0; h < H; h++) {
+            const float *sr = src + (c * H + h) * W;
+            float *dr = dst + ((h + oh) * cols + ow) * ld + c;
+            for (ptrdiff_t w = 0; w < W; w++) dr[w * ld] = sr[w];
+        }
+}
+
+/* V[xi] rows t (tile), columns = channels: V = B^T d B for every tile and group of 8 channels of xb. */
+#define IN_TRANSFORM(NAME, N, XFORM)                                                                             \
+    static FNN_TARGET_AVX2 void NAME(float *FNN_RESTRICT V, const float *FNN_RESTRICT xb, const wgeo *g,       \
+                                     ptrdiff_t rows, ptrdiff_t row0) {                                           \
+        const ptrdiff_t C8 = g->C8, plane = rows * C8;                                                           \
+        for (ptrdiff_t th = 0; th < g->TH; th++)                                                                 \
+            for (ptrdiff_t tw = 0; tw < g->TW; tw++) {                                                           \
+                const ptrdiff_t t = row0 + th * g->TW + tw;                                                      \
+                const float *base = xb + ((th * g->m) * g->WB + tw * g->m) * C8;                                 \
+                for (ptrdiff_t c = 0; c < C8; c += 8) {                                                          \
+                    VEC d[N * N], u[N * N];                                                                      \
+                    _Pragma("GCC unroll 6") for (int a = 0; a < N; a++)                                         \
+                        _Pragma("GCC unroll 6") for (int b = 0; b < N; b++)                                     \
+                            d[a * N + b] = _mm256_loadu_ps(base + (a * g->WB + b) * C8 + c);                     \
+                    _Pragma("GCC unroll 6") for (int b = 0; b < N; b++) XFORM(u + b, N, d + b, N);               \
+                    _Pragma("GCC unroll 6") for (int a = 0; a < N; a++) XFORM(d + a * N, 1, u + a * N, 1);       \
+                    _Pragma("GCC unroll 36") for (int q = 0; q < N * N; q++)                                    \
+                        _mm256_storeu_ps(V + q * plane + t * C8 + c, d[q]);                                      \
+                }                                                                                                \
+            }                                                                                                    \
+    }
+
+IN_TRANSFORM(in_xform_4, 4, wino_in_4)
+IN_TRANSFORM(in_xform_6, 6, wino_in_6)
+
+/* yb (TH*m, TW*m, OC8) channels-last = A^T M A per tile and group of 8 channels, + bias, ReLU. */
+#define OUT_TRANSFORM(NAME, M_, N, XFORM)                                                                        \
+    static FNN_TARGET_AVX2 void NAME(float *FNN_RESTRICT yb, const float *FNN_RESTRICT Mx, const float *bias,    \
+                                     int relu, const wgeo *g) {                                                  \
+        const ptrdiff_t OC8 = g->OC8, plane = g->TP * OC8, YW = g->TW * M_;                                      \
+        for (ptrdiff_t o = 0; o < OC8; o += 8) {                                                                 \
+            VEC bv = _mm256_setzero_ps();                                                                        \
+            if (bias) {                                                                                          \
+                float b8[8];                                                                                     \
+                for (int l = 0; l < 8; l++) b8[l] = o + l < g->OC ? bias[o + l] : 0.0f;                          \
+                bv = _mm256_loadu_ps(b8);                                                                        \
+            }                                                                                                    \
+            for (ptrdiff_t t = 0; t < g->T; t++) {                                                               \
+                const ptrdiff_t th = t / g->TW, tw = t % g->TW;                                                  \
+                VEC mv[N * N], u[M_ * N], y[M_ * M_];                                                            \
+                _Pragma("GCC unroll 36") for (int q = 0; q < N * N; q++)                                        \
+                    mv[q] = _mm256_loadu_ps(Mx + q * plane + t * OC8 + o);                                       \
+                _Pragma("GCC unroll 6") for (int b = 0; b < N; b++) XFORM(u + b, N, mv + b, N);                  \
+                _Pragma("GCC unroll 4") for (int a = 0; a < M_; a++) XFORM(y + a * M_, 1, u + a * N, 1);         \
+                _Pragma("GCC unroll 4") for (int a = 0; a < M_; a++)                                            \
+                    _Pragma("GCC unroll 4") for (int b = 0; b < M_; b++) {                                      \
+                        VEC v = _mm256_add_ps(y[a * M_ + b], bv);                                                \
+                        if (relu) v = _mm256_max_ps(v, _mm256_setzero_ps());                                     \
+                        _mm256_storeu_ps(yb + ((th * M_ + a) * YW + tw * M_ + b) * OC8 + o, v);                  \
+                    }                                                                                            \
+            }                                                                                                    \
+        }                                                                                                        \
+    }
+
+OUT_TRANSFORM(out_xform_2_3, 2, 4, wino_out_2_3)
+OUT_TRANSFORM(out_xform_4_3, 4, 6, wino_out_4_3)
+OUT_TRANSFORM(out_xform_2_5, 2, 6, wino_out_2_5)
+
+/* dYt[xi] rows t, columns = output channels: dYt = A dY A^T of every tile of yb (dY channels-last, zero
+   past the output) -- the adjoint of the output transform. */
+#define OUTT_TRANSFORM(NAME, M_, N, XFORM)                                                                       \
+    static FNN_TARGET_AVX2 void NAME(float *FNN_RESTRICT D, const float *FNN_RESTRICT yb, const wgeo *g,       \
+                                     ptrdiff_t rows, ptrdiff_t row0) {                                           \
+        const ptrdiff_t OC8 = g->OC8, plane = rows * OC8, YW = g->TW * M_;                                       \
+        for (ptrdiff_t t = 0; t < g->T; t++) {                                                                   \
+            const ptrdiff_t th = t / g->TW, tw = t % g->TW;                                                      \
+            for (ptrdiff_t o = 0; o < OC8; o += 8) {                                                             \
+                VEC y[M_ * M_], u[N * M_], dv[N * N];                                                            \
+                _Pragma("GCC unroll 4") for (int a = 0; a < M_; a++)                                            \
+                    _Pragma("GCC unroll 4") for (int b = 0; b < M_; b++)                                        \
+                        y[a * M_ + b] = _mm256_loadu_ps(yb + ((th * M_ + a) * YW + tw * M_ + b) * OC8 + o);      \
+                _Pragma("GCC unroll 4") for (int b = 0; b < M_; b++) XFORM(u + b, M_, y + b, M_);                \
+                _Pragma("GCC unroll 6") for (int a = 0; a < N; a++) XFORM(dv + a * N, 1, u + a * M_, 1);         \
+                _Pragma("GCC unroll 36") for (int q = 0; q < N * N; q++)                                        \
+                    _mm256_storeu_ps(D + q * plane + (row0 + t) * OC8 + o, dv[q]);                               \
+            }                                                                                                    \
+        }                                                                                                        \
+    }
+
+OUTT_TRANSFORM(outT_xform_2_3, 2, 4, wino_outT_2_3)
+OUTT_TRANSFORM(outT_xform_4_3, 4, 6, wino_outT_4_3)
+OUTT_TRANSFORM(outT_xform_2_5, 2, 6, wino_outT_2_5)
+
+/* Scratch layout of one direction. */
+typedef struct {
+    float *xb, *V, *M, *yb;
+} wbufs;
+
+static wbufs bufs(float *scratch, const wgeo *g, ptrdiff_t rows) {
+    const ptrdiff_t nn = (ptrdiff_t)g->n * g->n;
+    wbufs b;
+    b.xb = scratch;
+    b.V = b.xb + g->HB * g->WB * g->C8;
+    b.M = b.V + nn * rows * g->C8 + V_SLACK;
+    b.yb = b.M + nn * rows * g->OC8;
+    return b;
+}
+
+/* V rows [row0, row0 + T) of planes of `rows` rows = the input transform of in (C, H, W) */
+static void in_transform(const wbufs *b, const float *in, const wgeo *g, ptrdiff_t rows, ptrdiff_t row0) {
+    to_channels_last(b->xb, g->HB, g->WB, g->C8, in, g->C, g->H, g->W, g->PH, g->PW);
+    if (g->n == 4)
+        in_xform_4(b->V, b->xb, g, rows, row0);
+    else
+        in_xform_6(b->V, b->xb, g, rows, row0);
+}
+
+/* out (OC, OH, OW) = conv(in (C, H, W)) of one sample in direction g, filters up (pack_filters). */
+static int wino_sample(float *out, const float *in, const float *up, const float *bias, int relu, const wgeo *g,
+                       float *scratch) {
+    const fnn_gemm_arch_t *ar = fnn_gemm_arch_avx2();
+    const ptrdiff_t nn = (ptrdiff_t)g->n * g->n, C8 = g->C8, OC8 = g->OC8;
+    wbufs b = bufs(scratch, g, g->TP);
+    in_transform(&b, in, g, g->TP, 0);
+    /* the row kernels read whole 6-row blocks: the rows past the last tile are zero */
+    for (ptrdiff_t q = 0; q < nn; q++)
+        memset(b.V + (q * g->TP + g->T) * C8, 0, (size_t)((g->TP - g->T) * C8) * sizeof(float));
+    /* M[xi] (T, OC8) = V[xi] (T, C8) @ U[xi] (C8, OC8): 6 tile rows x 16 (last: 8) channel columns per call */
+    for (ptrdiff_t q = 0; q < nn; q++) {
+        const float *Vq = b.V + q * g->TP * C8, *Uq = up + q * g->OC16 * C8;
+        float *Mq = b.M + q * g->TP * OC8;
+        for (ptrdiff_t j0 = 0; j0 < OC8; j0 += 16) {
+            const int nr = OC8 - j0 < 16 ? (int)(OC8 - j0) : 16;
+            fnn_ukr_t uk = nr <= 8 ? ar->ukr_row_half : ar->ukr_row;
+            const float *Up = Uq + j0 * C8;
+            for (ptrdiff_t t0 = 0; t0 < g->T; t0 += 6) {
+                const int mr = g->T - t0 < 6 ? (int)(g->T - t0) : 6;
+                uk(C8, Vq + t0 * C8, C8, Up, 16, Mq + t0 * OC8 + j0, OC8, 1.0f, 0.0f, mr, nr);
+            }
+        }
+    }
+    if (g->r == 5)
+        out_xform_2_5(b.yb, b.M, bias, relu, g);
+    else if (g->m == 4)
+        out_xform_4_3(b.yb, b.M, bias, relu, g);
+    else
+        out_xform_2_3(b.yb, b.M, bias, relu, g);
+    /* back to (OC, OH, OW) */
+    const ptrdiff_t YW = g->TW * g->m;
+    for (ptrdiff_t o = 0; o < g->OC; o++)
+        for (ptrdiff_t h = 0; h < g->OH; h++) {
+            float *dr = out + (o * g->OH + h) * g->OW;
+            const float *sr = b.yb + h * YW * OC8 + o;
+            for (ptrdiff_t w = 0; w < g->OW; w++) dr[w] = sr[w * OC8];
+        }
+    return FNN_OK;
+}
+
+void fnn_conv_wino_forward_sample(float *out, const float *x, const float *filters, const float *bias, int relu,
+                                  const fnn_conv_shape *s, float *scratch) {
+    wgeo g = geo_fwd(s);
+    wino_sample(out, x, filters, bias, relu, &g, scratch);
+}
+
+void fnn_conv_wino_dx_sample(float *dx, const float *dout, const float *filters, const fnn_conv_shape *s,
+                             float *scratch) {
+    wgeo f = geo_fwd(s), g = geo_dx(s);
+    wino_sample(dx, dout, filters + (ptrdiff_t)f.n * f.n * f.C8 * f.OC16, NULL, 0, &g, scratch);
+}
+
+/* dU (n*n, C8, OC8) = sum over the nn samples' tiles of V[xi]^T (C8, tiles) @ dYt[xi] (tiles, OC8): the
+   samples' tiles stacked into one product per point (depth nn * T), so each dU element is stored once. */
+void fnn_conv_wino_dw_chunk(float *dU, const float *x, const float *dout, ptrdiff_t ns, const fnn_conv_shape *s,
+                            float *scratch) {
+    const fnn_gemm_arch_t *ar = fnn_gemm_arch_avx2();
+    wgeo g = geo_fwd(s);
+    const ptrdiff_t nn = (ptrdiff_t)g.n * g.n, C8 = g.C8, OC8 = g.OC8, rows = ns * g.T;
+    wbufs b = bufs(scratch, &g, rows);
+    for (ptrdiff_t i = 0; i < ns; i++) {
+        in_transform(&b, x + i * s->C * s->H * s->W, &g, rows, i * g.T);
+        /* dY channels-last over whole tiles (zero past the output), then dYt into the M buffer */
+        to_channels_last(b.yb, g.TH * g.m, g.TW * g.m, OC8, dout + i * s->OC * g.OH * g.OW, g.OC, g.OH, g.OW, 0, 0);
+        if (g.r == 5)
+            outT_xform_2_5(b.M, b.yb, &g, rows, i * g.T);
+        else if (g.m == 4)
+            outT_xform_4_3(b.M, b.yb, &g, rows, i * g.T);
+        else
+            outT_xform_2_3(b.M, b.yb, &g, rows, i * g.T);
+    }
+    for (ptrdiff_t q = 0; q < nn; q++) {
+        const float *Vq = b.V + q * rows * C8, *Dq = b.M + q * rows * OC8;
+        float *Uq = dU + q * C8 * OC8;
+        for (ptrdiff_t j0 = 0; j0 < OC8; j0 += 16) {
+            const int nr = OC8 - j0 < 16 ? (int)(OC8 - j0) : 16;
+            fnn_ukr_t uk = nr <= 8 ? ar->ukr_col_half : ar->ukr_col;
+            for (ptrdiff_t c0 = 0; c0 < C8; c0 += 6) {
+                const int mr = C8 - c0 < 6 ? (int)(C8 - c0) : 6;
+                /* A = V^T read in place (column form, stride C8), B = dYt rows read in place */
+                uk(rows, Vq + c0, C8, Dq + j0, OC8, Uq + c0 * OC8 + j0, OC8, 1.0f, 0.0f, mr, nr);
+            }
+        }
+    }
+}
+
+#else
+void fnn_conv_wino_forward_sample(float *out, const float *x, const float *filters, const float *bias, int relu,
+                                  const fnn_conv_shape *s, float *scratch) {
+    (void)out; (void)x; (void)filters; (void)bias; (void)relu; (void)s; (void)scratch;
+}
+void fnn_conv_wino_dx_sample(float *dx, const float *dout, const float *filters, const fnn_conv_shape *s,
+                             float *scratch) {
+    (void)dx; (void)dout; (void)filters; (void)s; (void)scratch;
+}
+void fnn_conv_wino_dw_chunk(float *dU, const float *x, const float *dout, ptrdiff_t ns, const fnn_conv_shape *s,
+                            float *scratch) {
+    (void)dU; (void)x; (void)dout; (void)ns; (void)s; (void)scratch;
+}
+#endif
+
+/* dw (OC, C, r, r) = G^T dU G per channel pair (dU summed over the chunks, (n*n, C8, OC8)). */
+void fnn_conv_wino_dw_finish(float *dw, const float *dU, const fnn_conv_shape *s) {
+    wgeo g = geo_fwd(s);
+    const int n = g.n, r = g.r;
+    const float *G = mat_G(g.m, r);
+    const ptrdiff_t C8 = g.C8, OC8 = g.OC8;
+    for (ptrdiff_t o = 0; o < s->OC; o++)
+        for (ptrdiff_t c = 0; c < s->C; c++) {
+            double tmp[5 * 6];   /* tmp[i][b] = sum_a G[a][i] dU[a][b] */
+            for (int i = 0; i < r; i++)
+                for (int bb = 0; bb < n; bb++) {
+                    double acc = 0.0;
+                    for (int a = 0; a < n; a++)
+                        acc += (double)G[a * r + i] * dU[((ptrdiff_t)(a * n + bb) * C8 + c) * OC8 + o];
+                    tmp[i * n + bb] = acc;
+                }
+            float *d = dw + (o * s->C + c) * r * r;
+            for (int i = 0; i < r; i++)
+                for (int j = 0; j < r; j++) {
+                    double acc = 0.0;
+                    for (int bb = 0; bb < n; bb++) acc += tmp[i * n + bb] * (double)G[bb * r + j];
+                    d[i * r + j] = (float)acc;
+                }
+        }
+}
