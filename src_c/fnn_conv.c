@@ -310,7 +310,7 @@ int fnn_conv2d_backward(float *dx, float *dw, float *db, const float *dout, cons
     conv_ctx c = {0};
     c.s = s; c.dx = dx; c.dw = dw; c.dout = dout; c.x = x; c.w = w; c.ws = ws;
     c.colsz = col_floats(s);
-    c.wino_dw = fnn_conv_wino_ok(s);
+    c.wino_dw = fnn_conv_wino_pass_ok(s, 1);
     c.wino_dx = dx && c.wino_dw;
     c.wsz = c.wino_dw ? fnn_conv_wino_partial_floats(s) : s->OC * (s->C / s->G) * s->KH * s->KW;
     /* the direct weight gradient: a tile does RO x KW FMAs per RO + KW loads, and the GEMM route's N is OC;

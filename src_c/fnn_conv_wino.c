@@ -19,6 +19,7 @@
    results are identical for any thread count. */
 #include <string.h>
 
+#include "fnn_avx2.h"
 #include "fnn_conv_impl.h"
 #include "fnn_cpu.h"
 #include "fnn_gemm_kernels.h"
@@ -39,15 +40,21 @@ int fnn_conv_wino_geometry(const fnn_conv_shape *s) {
            (s->KH == 3 || s->KH == 5) && s->PH <= s->KH - 1 && s->PW <= s->KW - 1;
 }
 
-int fnn_conv_wino_ok(const fnn_conv_shape *s) {
+int fnn_conv_wino_ok(const fnn_conv_shape *s) { return fnn_conv_wino_pass_ok(s, 0); }
+
+int fnn_conv_wino_pass_ok(const fnn_conv_shape *s, int backward) {
 #ifdef FNN_X86_TARGETS
     const int isa = fnn_get_isa();
     if (fnn_conv_wino_mode == 0 || (isa != FNN_ISA_AVX2 && isa != FNN_ISA_AVX512) || !fnn_conv_wino_geometry(s))
         return 0;
     if (fnn_conv_wino_mode == 1) return 1;
     /* channels are the vector lanes and the products' depth: few channels waste lanes and the transforms
-       are not amortised (measured, bench/conv_route_ab.py) */
-    return isa == FNN_ISA_AVX2 && s->C >= 16 && s->OC >= 16;
+       (per tile ~ C + OC, against C * OC for the products) are not amortised.  Measured on dev-zen3, batch 64
+       (Winograd vs im2col + GEMM): forward 32->64 5x5 1.9-2.4x, 20->40 5x5 1.3-1.6x, 16->16, 32->32, 64->64
+       3x3 1.3-3.5x; backward 32->64 5x5 1.5-1.9x, the 3x3 ones 1.2-2.2x, but 20->40 5x5 0.8-1.05x (F(2x2, 5x5)
+       transforms 9 points per output where F(4x4, 3x3) needs 2.25) */
+    if (isa != FNN_ISA_AVX2 || s->C < 16 || s->OC < 16) return 0;
+    return !backward || s->KH == 3 || s->C >= 32;
 #else
     (void)s;
     return 0;
@@ -125,31 +132,36 @@ static const float *mat_G(int m, int r) {
     return r == 5 ? &fnn_wino_G_2_5[0][0] : m == 4 ? &fnn_wino_G_4_3[0][0] : &fnn_wino_G_2_3[0][0];
 }
 
-/* Filter transform and packing: up (n*n, panels of 16 columns, K8 rows, 16) from w, where element (k, j) of
-   direction's filter is w[(k * sk + j * sj) taps] -- forward: k = c, j = o; input gradient: k = o, j = c,
-   taps flipped.  U[xi=(a,b)] = sum_{i,j} G[a][i] g[i][j] G[b][j] in double; zero past the real channels. */
+/* Filter transform and packing: up (n*n, panels of 16 columns, K8 rows, 16) from w, where element (k, j) of the
+   direction's filter is forward: w[o = j][c = k]; input gradient: w[o = k][c = j] rotated by 180 degrees.
+   U[xi=(a,b)] = sum_q (sum_i G[a][i] g[i][q]) G[b][q], 8 columns j at a time (vectorisable lanes); zero past
+   the real channels. */
 static void pack_filters(float *up, const float *w, const wgeo *g, const fnn_conv_shape *s, int flip) {
-    const int n = g->n, r = g->r, nn = n * n;
+    const int n = g->n, r = g->r, nn = n * n, rr = r * r;
     const float *G = mat_G(g->m, r);
-    const ptrdiff_t K8 = g->C8, J16 = g->OC16, KK = (ptrdiff_t)r * r;
+    const ptrdiff_t K8 = g->C8, J16 = g->OC16;
     memset(up, 0, (size_t)(nn * K8 * J16) * sizeof(float));
     for (ptrdiff_t k = 0; k < g->C; k++) {
-        for (ptrdiff_t j = 0; j < g->OC; j++) {
-            /* forward: w[o = j][c = k]; input gradient: w[o = k][c = j], rotated by 180 degrees */
-            const float *t = flip ? w + (k * s->C + j) * KK : w + (j * s->C + k) * KK;
-            double tap[25], tmp[6 * 5];
-            for (int i = 0; i < r * r; i++) tap[i] = flip ? t[r * r - 1 - i] : t[i];
+        for (ptrdiff_t j0 = 0; j0 < g->OC; j0 += 8) {
+            float tap[25][8], tmp[6 * 5][8];
+            for (int i = 0; i < rr; i++)
+                for (int l = 0; l < 8; l++) {
+                    const ptrdiff_t j = j0 + l;
+                    tap[i][l] = j >= g->OC ? 0.0f : flip ? w[(k * s->C + j) * rr + rr - 1 - i] : w[(j * s->C + k) * rr + i];
+                }
             for (int a = 0; a < n; a++)
                 for (int q = 0; q < r; q++) {
-                    double acc = 0.0;
-                    for (int i = 0; i < r; i++) acc += (double)G[a * r + i] * tap[i * r + q];
-                    tmp[a * r + q] = acc;
+                    float acc[8] = {0};
+                    for (int i = 0; i < r; i++)
+                        for (int l = 0; l < 8; l++) acc[l] += G[a * r + i] * tap[i * r + q][l];
+                    memcpy(tmp[a * r + q], acc, sizeof acc);
                 }
             for (int a = 0; a < n; a++)
                 for (int b = 0; b < n; b++) {
-                    double acc = 0.0;
-                    for (int q = 0; q < r; q++) acc += tmp[a * r + q] * (double)G[b * r + q];
-                    up[((ptrdiff_t)(a * n + b) * J16 + j / 16 * 16) * K8 + k * 16 + j % 16] = (float)acc;
+                    float acc[8] = {0};
+                    for (int q = 0; q < r; q++)
+                        for (int l = 0; l < 8; l++) acc[l] += tmp[a * r + q][l] * G[b * r + q];
+                    memcpy(up + ((ptrdiff_t)(a * n + b) * J16 + j0 / 16 * 16) * K8 + k * 16 + j0 % 16, acc, sizeof acc);
                 }
         }
     }
@@ -172,17 +184,59 @@ void fnn_conv_wino_prepare(float *filters, const float *w, const fnn_conv_shape 
 #define VZERO() _mm256_setzero_ps()
 
 /* dst (rows, cols, ld) channels-last, channels [0, C) of pixels (h + oh, w + ow) = src (C, H, W); the rest of
-   dst (border, channels C..ld) is zeroed first.  Scalar: a few percent of the products' time. */
-static void to_channels_last(float *FNN_RESTRICT dst, ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t ld,
-                             const float *FNN_RESTRICT src, ptrdiff_t C, ptrdiff_t H, ptrdiff_t W, ptrdiff_t oh,
-                             ptrdiff_t ow) {
+   dst (border, channels C..ld) is zeroed first.  Blocks of 8 channels x 8 pixels go through a register
+   transpose; the last partial channel block and row tail element by element. */
+static FNN_TARGET_AVX2 void to_channels_last(float *FNN_RESTRICT dst, ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t ld,
+                                             const float *FNN_RESTRICT src, ptrdiff_t C, ptrdiff_t H, ptrdiff_t W,
+                                             ptrdiff_t oh, ptrdiff_t ow) {
     memset(dst, 0, (size_t)(rows * cols * ld) * sizeof(float));
-    for (ptrdiff_t c = 0; c < C; c++)
-        for (ptrdiff_t h = 0; h < H; h++) {
+    const ptrdiff_t C8 = C / 8 * 8, W8 = W / 8 * 8;
+    for (ptrdiff_t h = 0; h < H; h++) {
+        float *dr = dst + ((h + oh) * cols + ow) * ld;
+        for (ptrdiff_t c = 0; c < C8; c += 8) {
             const float *sr = src + (c * H + h) * W;
-            float *dr = dst + ((h + oh) * cols + ow) * ld + c;
-            for (ptrdiff_t w = 0; w < W; w++) dr[w * ld] = sr[w];
+            for (ptrdiff_t w = 0; w < W8; w += 8) {
+                __m256 v[8];
+#pragma GCC unroll 8
+                for (int l = 0; l < 8; l++) v[l] = _mm256_loadu_ps(sr + l * H * W + w);
+                fnn_transpose8(v);
+#pragma GCC unroll 8
+                for (int l = 0; l < 8; l++) _mm256_storeu_ps(dr + (w + l) * ld + c, v[l]);
+            }
+            for (ptrdiff_t w = W8; w < W; w++)
+                for (int l = 0; l < 8; l++) dr[w * ld + c + l] = sr[l * H * W + w];
         }
+        for (ptrdiff_t c = C8; c < C; c++) {
+            const float *sr = src + (c * H + h) * W;
+            for (ptrdiff_t w = 0; w < W; w++) dr[w * ld + c] = sr[w];
+        }
+    }
+}
+
+/* out (C, H, W) = channels [0, C) of src (H, rowlen, ld) channels-last (the inverse of to_channels_last). */
+static FNN_TARGET_AVX2 void from_channels_last(float *FNN_RESTRICT out, ptrdiff_t C, ptrdiff_t H, ptrdiff_t W,
+                                               const float *FNN_RESTRICT src, ptrdiff_t rowlen, ptrdiff_t ld) {
+    const ptrdiff_t C8 = C / 8 * 8, W8 = W / 8 * 8;
+    for (ptrdiff_t h = 0; h < H; h++) {
+        const float *sr = src + h * rowlen * ld;
+        for (ptrdiff_t c = 0; c < C8; c += 8) {
+            float *dr = out + (c * H + h) * W;
+            for (ptrdiff_t w = 0; w < W8; w += 8) {
+                __m256 v[8];
+#pragma GCC unroll 8
+                for (int l = 0; l < 8; l++) v[l] = _mm256_loadu_ps(sr + (w + l) * ld + c);
+                fnn_transpose8(v);
+#pragma GCC unroll 8
+                for (int l = 0; l < 8; l++) _mm256_storeu_ps(dr + l * H * W + w, v[l]);
+            }
+            for (ptrdiff_t w = W8; w < W; w++)
+                for (int l = 0; l < 8; l++) dr[l * H * W + w] = sr[w * ld + c + l];
+        }
+        for (ptrdiff_t c = C8; c < C; c++) {
+            float *dr = out + (c * H + h) * W;
+            for (ptrdiff_t w = 0; w < W; w++) dr[w] = sr[w * ld + c];
+        }
+    }
 }
 
 /* V[xi] rows t (tile), columns = channels: V = B^T d B for every tile and group of 8 channels of xb. */
@@ -322,14 +376,7 @@ static int wino_sample(float *out, const float *in, const float *up, const float
         out_xform_4_3(b.yb, b.M, bias, relu, g);
     else
         out_xform_2_3(b.yb, b.M, bias, relu, g);
-    /* back to (OC, OH, OW) */
-    const ptrdiff_t YW = g->TW * g->m;
-    for (ptrdiff_t o = 0; o < g->OC; o++)
-        for (ptrdiff_t h = 0; h < g->OH; h++) {
-            float *dr = out + (o * g->OH + h) * g->OW;
-            const float *sr = b.yb + h * YW * OC8 + o;
-            for (ptrdiff_t w = 0; w < g->OW; w++) dr[w] = sr[w * OC8];
-        }
+    from_channels_last(out, g->OC, g->OH, g->OW, b.yb, g->TW * g->m, OC8);   /* back to (OC, OH, OW) */
     return FNN_OK;
 }
 
@@ -394,28 +441,31 @@ void fnn_conv_wino_dw_chunk(float *dU, const float *x, const float *dout, ptrdif
 }
 #endif
 
-/* dw (OC, C, r, r) = G^T dU G per channel pair (dU summed over the chunks, (n*n, C8, OC8)). */
+/* dw (OC, C, r, r) = G^T dU G per channel pair (dU summed over the chunks, (n*n, C8, OC8)), 8 output channels
+   at a time (contiguous in dU: vectorisable lanes). */
 void fnn_conv_wino_dw_finish(float *dw, const float *dU, const fnn_conv_shape *s) {
     wgeo g = geo_fwd(s);
     const int n = g.n, r = g.r;
     const float *G = mat_G(g.m, r);
     const ptrdiff_t C8 = g.C8, OC8 = g.OC8;
-    for (ptrdiff_t o = 0; o < s->OC; o++)
-        for (ptrdiff_t c = 0; c < s->C; c++) {
-            double tmp[5 * 6];   /* tmp[i][b] = sum_a G[a][i] dU[a][b] */
+    for (ptrdiff_t c = 0; c < s->C; c++)
+        for (ptrdiff_t o0 = 0; o0 < s->OC; o0 += 8) {
+            float tmp[5 * 6][8];   /* tmp[i][b] = sum_a G[a][i] dU[a][b] */
             for (int i = 0; i < r; i++)
                 for (int bb = 0; bb < n; bb++) {
-                    double acc = 0.0;
-                    for (int a = 0; a < n; a++)
-                        acc += (double)G[a * r + i] * dU[((ptrdiff_t)(a * n + bb) * C8 + c) * OC8 + o];
-                    tmp[i * n + bb] = acc;
+                    float acc[8] = {0};
+                    for (int a = 0; a < n; a++) {
+                        const float *d = dU + ((ptrdiff_t)(a * n + bb) * C8 + c) * OC8 + o0;
+                        for (int l = 0; l < 8; l++) acc[l] += G[a * r + i] * d[l];
+                    }
+                    memcpy(tmp[i * n + bb], acc, sizeof acc);
                 }
-            float *d = dw + (o * s->C + c) * r * r;
             for (int i = 0; i < r; i++)
                 for (int j = 0; j < r; j++) {
-                    double acc = 0.0;
-                    for (int bb = 0; bb < n; bb++) acc += tmp[i * n + bb] * (double)G[bb * r + j];
-                    d[i * r + j] = (float)acc;
+                    float acc[8] = {0};
+                    for (int bb = 0; bb < n; bb++)
+                        for (int l = 0; l < 8; l++) acc[l] += tmp[i * n + bb][l] * G[bb * r + j];
+                    for (int l = 0; l < 8 && o0 + l < s->OC; l++) dw[((o0 + l) * s->C + c) * r * r + i * r + j] = acc[l];
                 }
         }
 }

@@ -24,9 +24,15 @@
 #endif
 
 /* Tuning (measured on the 2-core development machine, see bench/RESULTS.md). */
+/* Per extra thread: a team has at most 1 + flops / this threads (fork/join + one barrier per block).  AVX-512:
+   4 MFLOP (quiet 16-core Xeon; was 1 MFLOP per thread, 2 threads from 2 MFLOP); its no-pack paths take the
+   small shapes anyway.  AVX2 and portable: 1 MFLOP (dev-zen3: 256x54x100, 2.8 MFLOP, 76 -> 134 GFLOP/s on
+   2 threads; the packed driver serves every small shape there). */
+#ifndef GEMM_PAR_FLOPS_AVX512
+#define GEMM_PAR_FLOPS_AVX512 4.0e6
+#endif
 #ifndef GEMM_PAR_FLOPS
-#define GEMM_PAR_FLOPS 4.0e6       /* per extra thread: a team has at most 1 + flops / this threads (fork/join
-                                      + one barrier per block; was 1 MFLOP per thread, 2 threads from 2 MFLOP) */
+#define GEMM_PAR_FLOPS 1.0e6
 #endif
 #define GEMM_B_DIRECT_MAX_M 16     /* M <= this and B row-major: read B in place instead of packing it */
 #define GEMM_A_DIRECT_MAX_N 64     /* N <= this: read A in place instead of packing it */
@@ -299,9 +305,10 @@ int fnn_sgemm_ep(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k
 #ifdef _OPENMP
     /* at least GEMM_PAR_FLOPS per extra thread, at most one thread per register tile */
     double flops = 2.0 * (double)m * (double)n * (double)k;
-    if (n_threads > 1 && flops >= GEMM_PAR_FLOPS) {
+    const double per = isa == FNN_ISA_AVX512 ? GEMM_PAR_FLOPS_AVX512 : GEMM_PAR_FLOPS;
+    if (n_threads > 1 && flops >= per) {
         nt = n_threads;
-        if ((double)nt > 1.0 + flops / GEMM_PAR_FLOPS) nt = (int)(1.0 + flops / GEMM_PAR_FLOPS);
+        if ((double)nt > 1.0 + flops / per) nt = (int)(1.0 + flops / per);
         if ((double)nt > (double)n_ir * (double)n_jr) nt = (int)(n_ir * n_jr);
     }
 #else

@@ -1,5 +1,6 @@
 /* fastnn: AVX2+FMA SGEMM micro-kernels (6 x 16 register tile: 12 ymm accumulators; 6 x 8 for a narrow last
    panel), packing, per-function target. */
+#include "fnn_avx2.h"
 #include "fnn_gemm_kernels.h"
 
 #ifdef FNN_GEMM_X86
@@ -108,28 +109,6 @@ UKR_COL(ukr_col8, 1)
 UKR_ROW(ukr_row, 2)
 UKR_ROW(ukr_row8, 1)
 
-/* 8 x 8 transpose in registers: r[i] lane j <-> r[j] lane i. */
-static inline FNN_TARGET_AVX2 __attribute__((always_inline)) void transpose8(__m256 r[8]) {
-    __m256 t[8], u[8];
-#pragma GCC unroll 4
-    for (int i = 0; i < 4; i++) {
-        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-#pragma GCC unroll 2
-    for (int i = 0; i < 2; i++) {
-        u[4 * i] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
-        u[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
-        u[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
-        u[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
-    }
-#pragma GCC unroll 4
-    for (int i = 0; i < 4; i++) {
-        r[i] = _mm256_permute2f128_ps(u[i], u[4 + i], 0x20);
-        r[4 + i] = _mm256_permute2f128_ps(u[i], u[4 + i], 0x31);
-    }
-}
-
 /* Panel of NR columns and kc steps: dst[p * NR + j] = op(B)[p, j] for j < nr, 0 for nr <= j < NR. */
 static FNN_TARGET_AVX2 void pack_b(float *FNN_RESTRICT dst, const float *FNN_RESTRICT b, ptrdiff_t ldb,
                                    int trans_b, ptrdiff_t kc, int nr, int NRp) {
@@ -157,7 +136,7 @@ static FNN_TARGET_AVX2 void pack_b(float *FNN_RESTRICT dst, const float *FNN_RES
 #pragma GCC unroll 8
             for (int j = 0; j < 8; j++)
                 r[j] = 8 * h + j < nr ? _mm256_loadu_ps(b + (8 * h + j) * ldb + p0) : _mm256_setzero_ps();
-            transpose8(r);
+            fnn_transpose8(r);
 #pragma GCC unroll 8
             for (int q = 0; q < 8; q++) _mm256_store_ps(dst + (p0 + q) * NR + 8 * h, r[q]);
         }
@@ -189,7 +168,7 @@ static FNN_TARGET_AVX2 void pack_a(float *FNN_RESTRICT dst, const float *FNN_RES
         __m256 r[8];
 #pragma GCC unroll 8
         for (int i = 0; i < 8; i++) r[i] = i < mr ? _mm256_loadu_ps(a + i * lda + p0) : _mm256_setzero_ps();
-        transpose8(r);
+        fnn_transpose8(r);
 #pragma GCC unroll 8
         for (int q = 0; q < 8; q++) {
             float *d = dst + (p0 + q) * MR;
