@@ -1,11 +1,12 @@
-"""Direct route vs im2col + GEMM route for the small-channel convolutions of issue #7, per layer.
+"""The convolution routes side by side per layer: direct, Winograd and im2col + GEMM (issue #7).
 
     python bench/conv_route_ab.py [threads=1]
 
-Batch 64, forward and backward (input and weight gradient) of 1->20 5x5 (Nielsen), 1->6 5x5 pad 2 and
-6->16 5x5 (LeNet-5), 20->40 5x5 (Nielsen's second layer), each pass timed with the direct route forced on
-(``_core.conv_direct_mode(1)``) and off (0), alternated three times in one process; best time per route.
-The automatic route (mode -1) picks per pass and per SIMD path from such measurements (src_c/fnn_conv.c).
+Batch 64, forward and backward (weight gradient alone, and all gradients) of the small-channel layers of
+Nielsen's nets and LeNet-5, the Fashion-MNIST net's 32->64 5x5 and the ResNet's 3x3 layers; each pass timed
+with one route forced (``_core.conv_direct_mode`` / ``_core.conv_wino_mode``: 1 on, 0 off), the routes
+alternated three times in one process; best time per route.  The automatic route (modes -1) picks per pass
+and per SIMD path from such measurements (src_c/fnn_conv.c, src_c/fnn_conv_wino.c).
 """
 import os
 import sys
@@ -18,7 +19,9 @@ import fastnn  # noqa: E402
 from fastnn._ext import _core  # noqa: E402
 
 SHAPES = {"1->20 5x5": (1, 28, 20, 5, 0), "1->6 5x5 p2": (1, 28, 6, 5, 2), "6->16 5x5": (6, 14, 16, 5, 0),
-          "20->40 5x5": (20, 12, 40, 5, 0)}
+          "20->40 5x5": (20, 12, 40, 5, 0), "32->64 5x5 p2": (32, 14, 64, 5, 2), "16->16 3x3 28": (16, 28, 16, 3, 1),
+          "32->32 3x3 14": (32, 14, 32, 3, 1), "64->64 3x3 7": (64, 7, 64, 3, 1)}
+ROUTES = {"direct": (1, 0), "winograd": (0, 1), "im2col": (0, 0)}   # (direct mode, Winograd mode)
 
 
 def best_time(fn, seconds=0.3):
@@ -34,7 +37,7 @@ def main():
     nt = int(sys.argv[1]) if len(sys.argv) > 1 else 1
     rng = np.random.default_rng(0)
     print(f"# fastnn isa={fastnn.get_isa()}, {nt} thread(s), batch 64; microseconds per call, best of 3")
-    print(f"{'layer':<12} {'pass':<22} {'direct':>8} {'im2col':>8} {'im2col/direct':>14}")
+    print(f"{'layer':<14} {'pass':<22}" + "".join(f"{r:>10}" for r in ROUTES) + "   im2col / best other")
     for name, (C, H, OC, K, P) in SHAPES.items():
         x = rng.standard_normal((64, C, H, H)).astype(np.float32)
         w = (rng.standard_normal((OC, C, K, K)) * 0.1).astype(np.float32)
@@ -49,15 +52,18 @@ def main():
         }
         res = {}
         try:
-            for mode in (1, 0) * 3:
-                _core.conv_direct_mode(mode)
-                for what, fn in passes.items():
-                    res[mode, what] = min(res.get((mode, what), 1e9), best_time(fn))
+            for _ in range(3):
+                for route, (dm, wm) in ROUTES.items():
+                    _core.conv_direct_mode(dm)
+                    _core.conv_wino_mode(wm)
+                    for what, fn in passes.items():
+                        res[route, what] = min(res.get((route, what), 1e9), best_time(fn))
         finally:
             _core.conv_direct_mode(-1)
+            _core.conv_wino_mode(-1)
         for what in passes:
-            d, g = res[1, what] * 1e6, res[0, what] * 1e6
-            print(f"{name:<12} {what:<22} {d:8.0f} {g:8.0f} {g / d:13.2f}x")
+            t = [res[r, what] * 1e6 for r in ROUTES]
+            print(f"{name:<14} {what:<22}" + "".join(f"{v:10.0f}" for v in t) + f"   {t[-1] / min(t[:-1]):8.2f}x")
 
 
 if __name__ == "__main__":

@@ -200,7 +200,7 @@ int fnn_conv2d_forward_ep(float *out, const float *x, const float *w, const floa
     }
     conv_ctx c = {0};
     c.s = s; c.out = out; c.x = x; c.w = w; c.bias = bias; c.ws = ws; c.relu = relu != 0;
-    c.wino_fwd = fnn_conv_wino_ok(s);
+    c.wino_fwd = fnn_conv_wino_ok(s, FNN_WINO_FWD);
     c.direct_fwd = !c.wino_fwd && fnn_conv_direct_ok(s);
     c.colsz = col_floats(s);
     if (c.colsz && !ws) return FNN_ERR_ARG;
@@ -310,8 +310,8 @@ int fnn_conv2d_backward(float *dx, float *dw, float *db, const float *dout, cons
     conv_ctx c = {0};
     c.s = s; c.dx = dx; c.dw = dw; c.dout = dout; c.x = x; c.w = w; c.ws = ws;
     c.colsz = col_floats(s);
-    c.wino_dw = fnn_conv_wino_pass_ok(s, 1);
-    c.wino_dx = dx && c.wino_dw;
+    c.wino_dw = fnn_conv_wino_ok(s, FNN_WINO_DW);
+    c.wino_dx = dx && fnn_conv_wino_ok(s, FNN_WINO_DX);
     c.wsz = c.wino_dw ? fnn_conv_wino_partial_floats(s) : s->OC * (s->C / s->G) * s->KH * s->KW;
     /* the direct weight gradient: a tile does RO x KW FMAs per RO + KW loads, and the GEMM route's N is OC;
        it wins for few output channels and wide kernels (measured: 1->6 5x5 2.6x, 1->20 5x5 1.07x, 6->16 5x5

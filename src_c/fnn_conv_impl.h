@@ -65,8 +65,9 @@ void fnn_conv_direct_dx_sample(float *dx, const float *dout, const float *wt, co
    fnn_conv_wino_mode: -1 automatic (default), 0 never, 1 whenever the geometry and the CPU allow. */
 extern int fnn_conv_wino_mode;
 int fnn_conv_wino_geometry(const fnn_conv_shape *s);
-int fnn_conv_wino_ok(const fnn_conv_shape *s);   /* the forward pass takes the Winograd route */
-int fnn_conv_wino_pass_ok(const fnn_conv_shape *s, int backward);   /* backward: the input and weight gradients */
+enum { FNN_WINO_FWD = 0, FNN_WINO_DW = 1, FNN_WINO_DX = 2 };
+/* 1 when this pass (FNN_WINO_*) of this call takes the Winograd route (geometry, ISA, mode, channels). */
+int fnn_conv_wino_ok(const fnn_conv_shape *s, int pass);
 /* Per-thread scratch floats (forward, input or weight gradient of one sample). */
 ptrdiff_t fnn_conv_wino_scratch_floats(const fnn_conv_shape *s);
 /* Transformed, packed filters of both directions (forward, input gradient). */

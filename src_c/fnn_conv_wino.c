@@ -40,23 +40,23 @@ int fnn_conv_wino_geometry(const fnn_conv_shape *s) {
            (s->KH == 3 || s->KH == 5) && s->PH <= s->KH - 1 && s->PW <= s->KW - 1;
 }
 
-int fnn_conv_wino_ok(const fnn_conv_shape *s) { return fnn_conv_wino_pass_ok(s, 0); }
-
-int fnn_conv_wino_pass_ok(const fnn_conv_shape *s, int backward) {
+int fnn_conv_wino_ok(const fnn_conv_shape *s, int pass) {
 #ifdef FNN_X86_TARGETS
     const int isa = fnn_get_isa();
     if (fnn_conv_wino_mode == 0 || (isa != FNN_ISA_AVX2 && isa != FNN_ISA_AVX512) || !fnn_conv_wino_geometry(s))
         return 0;
     if (fnn_conv_wino_mode == 1) return 1;
-    /* channels are the vector lanes and the products' depth: few channels waste lanes and the transforms
-       (per tile ~ C + OC, against C * OC for the products) are not amortised.  Measured on dev-zen3, batch 64
-       (Winograd vs im2col + GEMM): forward 32->64 5x5 1.9-2.4x, 20->40 5x5 1.3-1.6x, 16->16, 32->32, 64->64
-       3x3 1.3-3.5x; backward 32->64 5x5 1.5-1.9x, the 3x3 ones 1.2-2.2x, but 20->40 5x5 0.8-1.05x (F(2x2, 5x5)
-       transforms 9 points per output where F(4x4, 3x3) needs 2.25) */
-    if (isa != FNN_ISA_AVX2 || s->C < 16 || s->OC < 16) return 0;
-    return !backward || s->KH == 3 || s->C >= 32;
+    /* Channels are the vector lanes and the products' depth: with few, lanes are wasted and the transforms (per
+       tile ~ C + OC, against C * OC for the products) are not amortised.  Per pass from bench/conv_route_ab.py
+       on dev-zen3 (batch 64, Winograd vs the best other route): forward and weight gradient win from 6 input
+       and 16 output channels (6->16 5x5 1.27x / 1.30x, 20->40 5x5 1.41x / 1.22x, 32->64 5x5 1.49x / 1.39x,
+       the ResNet's 3x3 layers 1.85-2.76x / 1.03-2.01x); the input gradient (a convolution of dout, padded by
+       K-1-P) wins for 3x3 from 16 channels and for 5x5 from 32 (32->64 2.9x; 20->40 0.73x, 6->16 0.49x). */
+    if (isa != FNN_ISA_AVX2 || s->OC < 16 || s->C < 6) return 0;
+    return pass != FNN_WINO_DX || (s->C >= 16 && (s->KH == 3 || s->C >= 32));
 #else
     (void)s;
+    (void)pass;
     return 0;
 #endif
 }
