@@ -60,7 +60,7 @@ void fnn_conv_direct_flip_weights(float *wt, const float *w, const fnn_conv_shap
 void fnn_conv_direct_dx_sample(float *dx, const float *dout, const float *wt, const fnn_conv_shape *s,
                                float *scratch);
 
-/* Winograd convolution (fnn_conv_wino.c): F(2x2, 5x5), F(4x4, 3x3) or F(2x2, 3x3); stride 1, dilation 1, one
+/* Winograd convolution (fnn_conv_wino.c): F(4x4 or 2x2, 5x5 or 3x3); stride 1, dilation 1, one
    group, square 3x3 or 5x5 kernel, PH <= KH-1, PW <= KW-1; AVX2 kernels (also on AVX-512 CPUs).
    fnn_conv_wino_mode: -1 automatic (default), 0 never, 1 whenever the geometry and the CPU allow. */
 extern int fnn_conv_wino_mode;

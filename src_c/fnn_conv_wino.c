@@ -1,12 +1,13 @@
 /* fastnn: Winograd convolution F(m x m, r x r) for 3x3 and 5x5 kernels, stride 1, dilation 1, one group
-   (AVX2 vectors; also run on AVX-512 CPUs).
+   (AVX2 vectors; also run on AVX-512 CPUs), m = 2 or 4, whichever transforms fewer points over the plane.
 
    A tile of m x m outputs comes from n x n inputs (n = m + r - 1): Y = A^T [U . V] A with U = G g G^T (the
    filter, transformed once per call) and V = B^T d B (the input tile).  The elementwise product summed over
    input channels is, for each of the n*n points xi, one matrix product
        M[xi] (tiles, OC) = V[xi] (tiles, C) @ U[xi] (C, OC)
-   so the multiply count per output drops from r*r to n*n/(m*m) per channel pair: F(2x2, 5x5) 25 -> 9,
-   F(4x4, 3x3) 9 -> 2.25, F(2x2, 3x3) 9 -> 4 (transforms: src_c/fnn_wino_gen.h, generated).
+   so the multiply count per output drops from r*r to n*n/(m*m) per channel pair: F(4x4, 5x5) 25 -> 4,
+   F(2x2, 5x5) 25 -> 9, F(4x4, 3x3) 9 -> 2.25, F(2x2, 3x3) 9 -> 4 (transforms: src_c/fnn_wino_gen.h, generated
+   from the points 0, +-1, +-2 (, +-1/2) and infinity; float32 errors measured within 2x of F(2x2, 5x5)'s).
    Layout: channels are the vector lanes.  Per sample, the input is copied once into a zero-bordered
    channels-last buffer (channels padded to a multiple of 8), tiles are transformed 8 channels at a time into
    V (tile rows, channel columns), the n*n products run on the SGEMM's own AVX2 micro-kernels (U packed once
@@ -28,10 +29,10 @@
 int fnn_conv_wino_mode = -1;
 
 /* Tile size m for a kernel size r: the F(m, r) with the fewest transformed points over the output plane
-   (each point is a C x OC product): n*n * ceil(OH/m) * ceil(OW/m). */
+   (each point is a C x OC product): n*n * ceil(OH/m) * ceil(OW/m), n = m + r - 1. */
 static int wino_m(ptrdiff_t r, ptrdiff_t OH, ptrdiff_t OW) {
-    if (r == 5) return 2;
-    ptrdiff_t c4 = 36 * ((OH + 3) / 4) * ((OW + 3) / 4), c2 = 16 * ((OH + 1) / 2) * ((OW + 1) / 2);
+    const ptrdiff_t n2 = (2 + r - 1) * (2 + r - 1), n4 = (4 + r - 1) * (4 + r - 1);
+    ptrdiff_t c4 = n4 * ((OH + 3) / 4) * ((OW + 3) / 4), c2 = n2 * ((OH + 1) / 2) * ((OW + 1) / 2);
     return c4 <= c2 ? 4 : 2;
 }
 
@@ -129,7 +130,8 @@ ptrdiff_t fnn_conv_wino_partial_floats(const fnn_conv_shape *s) {
 }
 
 static const float *mat_G(int m, int r) {
-    return r == 5 ? &fnn_wino_G_2_5[0][0] : m == 4 ? &fnn_wino_G_4_3[0][0] : &fnn_wino_G_2_3[0][0];
+    if (r == 5) return m == 4 ? &fnn_wino_G_4_5[0][0] : &fnn_wino_G_2_5[0][0];
+    return m == 4 ? &fnn_wino_G_4_3[0][0] : &fnn_wino_G_2_3[0][0];
 }
 
 /* Filter transform and packing: up (n*n, panels of 16 columns, K8 rows, 16) from w, where element (k, j) of the
@@ -143,7 +145,7 @@ static void pack_filters(float *up, const float *w, const wgeo *g, const fnn_con
     memset(up, 0, (size_t)(nn * K8 * J16) * sizeof(float));
     for (ptrdiff_t k = 0; k < g->C; k++) {
         for (ptrdiff_t j0 = 0; j0 < g->OC; j0 += 8) {
-            float tap[25][8], tmp[6 * 5][8];
+            float tap[25][8], tmp[8 * 5][8];
             for (int i = 0; i < rr; i++)
                 for (int l = 0; l < 8; l++) {
                     const ptrdiff_t j = j0 + l;
@@ -250,12 +252,12 @@ static FNN_TARGET_AVX2 void from_channels_last(float *FNN_RESTRICT out, ptrdiff_
                 const float *base = xb + ((th * g->m) * g->WB + tw * g->m) * C8;                                 \
                 for (ptrdiff_t c = 0; c < C8; c += 8) {                                                          \
                     VEC d[N * N], u[N * N];                                                                      \
-                    _Pragma("GCC unroll 6") for (int a = 0; a < N; a++)                                         \
-                        _Pragma("GCC unroll 6") for (int b = 0; b < N; b++)                                     \
+                    _Pragma("GCC unroll 8") for (int a = 0; a < N; a++)                                         \
+                        _Pragma("GCC unroll 8") for (int b = 0; b < N; b++)                                     \
                             d[a * N + b] = _mm256_loadu_ps(base + (a * g->WB + b) * C8 + c);                     \
-                    _Pragma("GCC unroll 6") for (int b = 0; b < N; b++) XFORM(u + b, N, d + b, N);               \
-                    _Pragma("GCC unroll 6") for (int a = 0; a < N; a++) XFORM(d + a * N, 1, u + a * N, 1);       \
-                    _Pragma("GCC unroll 36") for (int q = 0; q < N * N; q++)                                    \
+                    _Pragma("GCC unroll 8") for (int b = 0; b < N; b++) XFORM(u + b, N, d + b, N);               \
+                    _Pragma("GCC unroll 8") for (int a = 0; a < N; a++) XFORM(d + a * N, 1, u + a * N, 1);       \
+                    _Pragma("GCC unroll 64") for (int q = 0; q < N * N; q++)                                    \
                         _mm256_storeu_ps(V + q * plane + t * C8 + c, d[q]);                                      \
                 }                                                                                                \
             }                                                                                                    \
@@ -263,6 +265,7 @@ static FNN_TARGET_AVX2 void from_channels_last(float *FNN_RESTRICT out, ptrdiff_
 
 IN_TRANSFORM(in_xform_4, 4, wino_in_4)
 IN_TRANSFORM(in_xform_6, 6, wino_in_6)
+IN_TRANSFORM(in_xform_8, 8, wino_in_8)
 
 /* yb (TH*m, TW*m, OC8) channels-last = A^T M A per tile and group of 8 channels, + bias, ReLU. */
 #define OUT_TRANSFORM(NAME, M_, N, XFORM)                                                                        \
@@ -279,9 +282,9 @@ IN_TRANSFORM(in_xform_6, 6, wino_in_6)
             for (ptrdiff_t t = 0; t < g->T; t++) {                                                               \
                 const ptrdiff_t th = t / g->TW, tw = t % g->TW;                                                  \
                 VEC mv[N * N], u[M_ * N], y[M_ * M_];                                                            \
-                _Pragma("GCC unroll 36") for (int q = 0; q < N * N; q++)                                        \
+                _Pragma("GCC unroll 64") for (int q = 0; q < N * N; q++)                                        \
                     mv[q] = _mm256_loadu_ps(Mx + q * plane + t * OC8 + o);                                       \
-                _Pragma("GCC unroll 6") for (int b = 0; b < N; b++) XFORM(u + b, N, mv + b, N);                  \
+                _Pragma("GCC unroll 8") for (int b = 0; b < N; b++) XFORM(u + b, N, mv + b, N);                  \
                 _Pragma("GCC unroll 4") for (int a = 0; a < M_; a++) XFORM(y + a * M_, 1, u + a * N, 1);         \
                 _Pragma("GCC unroll 4") for (int a = 0; a < M_; a++)                                            \
                     _Pragma("GCC unroll 4") for (int b = 0; b < M_; b++) {                                      \
@@ -296,6 +299,7 @@ IN_TRANSFORM(in_xform_6, 6, wino_in_6)
 OUT_TRANSFORM(out_xform_2_3, 2, 4, wino_out_2_3)
 OUT_TRANSFORM(out_xform_4_3, 4, 6, wino_out_4_3)
 OUT_TRANSFORM(out_xform_2_5, 2, 6, wino_out_2_5)
+OUT_TRANSFORM(out_xform_4_5, 4, 8, wino_out_4_5)
 
 /* dYt[xi] rows t, columns = output channels: dYt = A dY A^T of every tile of yb (dY channels-last, zero
    past the output) -- the adjoint of the output transform. */
@@ -311,8 +315,8 @@ OUT_TRANSFORM(out_xform_2_5, 2, 6, wino_out_2_5)
                     _Pragma("GCC unroll 4") for (int b = 0; b < M_; b++)                                        \
                         y[a * M_ + b] = _mm256_loadu_ps(yb + ((th * M_ + a) * YW + tw * M_ + b) * OC8 + o);      \
                 _Pragma("GCC unroll 4") for (int b = 0; b < M_; b++) XFORM(u + b, M_, y + b, M_);                \
-                _Pragma("GCC unroll 6") for (int a = 0; a < N; a++) XFORM(dv + a * N, 1, u + a * M_, 1);         \
-                _Pragma("GCC unroll 36") for (int q = 0; q < N * N; q++)                                        \
+                _Pragma("GCC unroll 8") for (int a = 0; a < N; a++) XFORM(dv + a * N, 1, u + a * M_, 1);         \
+                _Pragma("GCC unroll 64") for (int q = 0; q < N * N; q++)                                        \
                     _mm256_storeu_ps(D + q * plane + (row0 + t) * OC8 + o, dv[q]);                               \
             }                                                                                                    \
         }                                                                                                        \
@@ -321,6 +325,7 @@ OUT_TRANSFORM(out_xform_2_5, 2, 6, wino_out_2_5)
 OUTT_TRANSFORM(outT_xform_2_3, 2, 4, wino_outT_2_3)
 OUTT_TRANSFORM(outT_xform_4_3, 4, 6, wino_outT_4_3)
 OUTT_TRANSFORM(outT_xform_2_5, 2, 6, wino_outT_2_5)
+OUTT_TRANSFORM(outT_xform_4_5, 4, 8, wino_outT_4_5)
 
 /* Scratch layout of one direction. */
 typedef struct {
@@ -342,8 +347,10 @@ static void in_transform(const wbufs *b, const float *in, const wgeo *g, ptrdiff
     to_channels_last(b->xb, g->HB, g->WB, g->C8, in, g->C, g->H, g->W, g->PH, g->PW);
     if (g->n == 4)
         in_xform_4(b->V, b->xb, g, rows, row0);
-    else
+    else if (g->n == 6)
         in_xform_6(b->V, b->xb, g, rows, row0);
+    else
+        in_xform_8(b->V, b->xb, g, rows, row0);
 }
 
 /* out (OC, OH, OW) = conv(in (C, H, W)) of one sample in direction g, filters up (pack_filters). */
@@ -370,7 +377,9 @@ static int wino_sample(float *out, const float *in, const float *up, const float
             }
         }
     }
-    if (g->r == 5)
+    if (g->r == 5 && g->m == 4)
+        out_xform_4_5(b.yb, b.M, bias, relu, g);
+    else if (g->r == 5)
         out_xform_2_5(b.yb, b.M, bias, relu, g);
     else if (g->m == 4)
         out_xform_4_3(b.yb, b.M, bias, relu, g);
@@ -404,7 +413,9 @@ void fnn_conv_wino_dw_chunk(float *dU, const float *x, const float *dout, ptrdif
         in_transform(&b, x + i * s->C * s->H * s->W, &g, rows, i * g.T);
         /* dY channels-last over whole tiles (zero past the output), then dYt into the M buffer */
         to_channels_last(b.yb, g.TH * g.m, g.TW * g.m, OC8, dout + i * s->OC * g.OH * g.OW, g.OC, g.OH, g.OW, 0, 0);
-        if (g.r == 5)
+        if (g.r == 5 && g.m == 4)
+            outT_xform_4_5(b.M, b.yb, &g, rows, i * g.T);
+        else if (g.r == 5)
             outT_xform_2_5(b.M, b.yb, &g, rows, i * g.T);
         else if (g.m == 4)
             outT_xform_4_3(b.M, b.yb, &g, rows, i * g.T);
@@ -450,7 +461,7 @@ void fnn_conv_wino_dw_finish(float *dw, const float *dU, const fnn_conv_shape *s
     const ptrdiff_t C8 = g.C8, OC8 = g.OC8;
     for (ptrdiff_t c = 0; c < s->C; c++)
         for (ptrdiff_t o0 = 0; o0 < s->OC; o0 += 8) {
-            float tmp[5 * 6][8];   /* tmp[i][b] = sum_a G[a][i] dU[a][b] */
+            float tmp[5 * 8][8];   /* tmp[i][b] = sum_a G[a][i] dU[a][b] */
             for (int i = 0; i < r; i++)
                 for (int bb = 0; bb < n; bb++) {
                     float acc[8] = {0};

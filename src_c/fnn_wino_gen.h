@@ -3,7 +3,7 @@
 #ifndef FNN_WINO_GEN_H
 #define FNN_WINO_GEN_H
 
-/* F(2, 3): n = 4, points [0, 1, -1, None] (None = infinity) */
+/* F(2, 3): n = 4, points 0, 1, -1, inf */
 static const float fnn_wino_BT_4[4][4] = {{1.0f, 0.0f, -1.0f, 0.0f}, {0.0f, 1.0f, 1.0f, 0.0f}, {0.0f, 1.0f, -1.0f, 0.0f}, {0.0f, 1.0f, 0.0f, -1.0f}};
 #define wino_in_4(o, so, x, sx) do { \
     VEC wg0_ = (x)[0 * (sx)]; \
@@ -34,7 +34,7 @@ static const float fnn_wino_AT_2_3[2][4] = {{1.0f, 1.0f, 1.0f, 0.0f}, {0.0f, 1.0
     (o)[3 * (so)] = wg1_; \
 } while (0)
 
-/* F(4, 3): n = 6, points [0, 1, -1, 2, -2, None] (None = infinity) */
+/* F(4, 3): n = 6, points 0, 1, -1, 2, -2, inf */
 static const float fnn_wino_BT_6[6][6] = {{4.0f, 0.0f, -5.0f, 0.0f, 1.0f, 0.0f}, {0.0f, 4.0f, 4.0f, -1.0f, -1.0f, 0.0f}, {0.0f, 4.0f, -4.0f, -1.0f, 1.0f, 0.0f}, {0.0f, 2.0f, 1.0f, -2.0f, -1.0f, 0.0f}, {0.0f, 2.0f, -1.0f, -2.0f, 1.0f, 0.0f}, {0.0f, 4.0f, 0.0f, -5.0f, 0.0f, 1.0f}};
 #define wino_in_6(o, so, x, sx) do { \
     VEC wg0_ = (x)[0 * (sx)]; \
@@ -77,7 +77,7 @@ static const float fnn_wino_AT_4_3[4][6] = {{1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 0.0f}
     (o)[5 * (so)] = wg3_; \
 } while (0)
 
-/* F(2, 5): n = 6, points [0, 1, -1, 2, -2, None] (None = infinity) */
+/* F(2, 5): n = 6, points 0, 1, -1, 2, -2, inf */
 static const float fnn_wino_G_2_5[6][5] = {{0.25f, 0.0f, 0.0f, 0.0f, 0.0f}, {0.16666666666666666f, 0.16666666666666666f, 0.16666666666666666f, 0.16666666666666666f, 0.16666666666666666f}, {-0.16666666666666666f, 0.16666666666666666f, -0.16666666666666666f, 0.16666666666666666f, -0.16666666666666666f}, {-0.041666666666666664f, -0.08333333333333333f, -0.16666666666666666f, -0.3333333333333333f, -0.6666666666666666f}, {0.041666666666666664f, -0.08333333333333333f, 0.16666666666666666f, -0.3333333333333333f, 0.6666666666666666f}, {0.0f, 0.0f, 0.0f, 0.0f, 1.0f}};
 static const float fnn_wino_AT_2_5[2][6] = {{1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 0.0f}, {0.0f, 1.0f, -1.0f, 2.0f, -2.0f, 1.0f}};
 #define wino_out_2_5(o, so, x, sx) do { \
@@ -99,6 +99,57 @@ static const float fnn_wino_AT_2_5[2][6] = {{1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 0.0f}
     (o)[3 * (so)] = VFMA(wg1_, 2.0f, wg0_); \
     (o)[4 * (so)] = VFMA(wg1_, -2.0f, wg0_); \
     (o)[5 * (so)] = wg1_; \
+} while (0)
+
+/* F(4, 5): n = 8, points 0, 1, -1, 2, -2, 1/2, -1/2, inf */
+static const float fnn_wino_BT_8[8][8] = {{4.0f, 0.0f, -21.0f, 0.0f, 21.0f, 0.0f, -4.0f, 0.0f}, {0.0f, 4.0f, 4.0f, -17.0f, -17.0f, 4.0f, 4.0f, 0.0f}, {0.0f, 4.0f, -4.0f, -17.0f, 17.0f, 4.0f, -4.0f, 0.0f}, {0.0f, 2.0f, 1.0f, -10.0f, -5.0f, 8.0f, 4.0f, 0.0f}, {0.0f, 2.0f, -1.0f, -10.0f, 5.0f, 8.0f, -4.0f, 0.0f}, {0.0f, 4.0f, 8.0f, -5.0f, -10.0f, 1.0f, 2.0f, 0.0f}, {0.0f, 4.0f, -8.0f, -5.0f, 10.0f, 1.0f, -2.0f, 0.0f}, {0.0f, 4.0f, 0.0f, -21.0f, 0.0f, 21.0f, 0.0f, -4.0f}};
+#define wino_in_8(o, so, x, sx) do { \
+    VEC wg0_ = (x)[0 * (sx)]; \
+    VEC wg1_ = (x)[1 * (sx)]; \
+    VEC wg2_ = (x)[2 * (sx)]; \
+    VEC wg3_ = (x)[3 * (sx)]; \
+    VEC wg4_ = (x)[4 * (sx)]; \
+    VEC wg5_ = (x)[5 * (sx)]; \
+    VEC wg6_ = (x)[6 * (sx)]; \
+    VEC wg7_ = (x)[7 * (sx)]; \
+    (o)[0 * (so)] = VFMA(wg6_, -4.0f, VFMA(wg4_, 21.0f, VFMA(wg2_, -21.0f, VMUL(wg0_, 4.0f)))); \
+    (o)[1 * (so)] = VFMA(wg6_, 4.0f, VFMA(wg5_, 4.0f, VFMA(wg4_, -17.0f, VFMA(wg3_, -17.0f, VFMA(wg2_, 4.0f, VMUL(wg1_, 4.0f)))))); \
+    (o)[2 * (so)] = VFMA(wg6_, -4.0f, VFMA(wg5_, 4.0f, VFMA(wg4_, 17.0f, VFMA(wg3_, -17.0f, VFMA(wg2_, -4.0f, VMUL(wg1_, 4.0f)))))); \
+    (o)[3 * (so)] = VFMA(wg6_, 4.0f, VFMA(wg5_, 8.0f, VFMA(wg4_, -5.0f, VFMA(wg3_, -10.0f, VADD(VMUL(wg1_, 2.0f), wg2_))))); \
+    (o)[4 * (so)] = VFMA(wg6_, -4.0f, VFMA(wg5_, 8.0f, VFMA(wg4_, 5.0f, VFMA(wg3_, -10.0f, VSUB(VMUL(wg1_, 2.0f), wg2_))))); \
+    (o)[5 * (so)] = VFMA(wg6_, 2.0f, VADD(VFMA(wg4_, -10.0f, VFMA(wg3_, -5.0f, VFMA(wg2_, 8.0f, VMUL(wg1_, 4.0f)))), wg5_)); \
+    (o)[6 * (so)] = VFMA(wg6_, -2.0f, VADD(VFMA(wg4_, 10.0f, VFMA(wg3_, -5.0f, VFMA(wg2_, -8.0f, VMUL(wg1_, 4.0f)))), wg5_)); \
+    (o)[7 * (so)] = VFMA(wg7_, -4.0f, VFMA(wg5_, 21.0f, VFMA(wg3_, -21.0f, VMUL(wg1_, 4.0f)))); \
+} while (0)
+static const float fnn_wino_G_4_5[8][5] = {{0.25f, 0.0f, 0.0f, 0.0f, 0.0f}, {-0.05555555555555555f, -0.05555555555555555f, -0.05555555555555555f, -0.05555555555555555f, -0.05555555555555555f}, {0.05555555555555555f, -0.05555555555555555f, 0.05555555555555555f, -0.05555555555555555f, 0.05555555555555555f}, {0.002777777777777778f, 0.005555555555555556f, 0.011111111111111112f, 0.022222222222222223f, 0.044444444444444446f}, {-0.002777777777777778f, 0.005555555555555556f, -0.011111111111111112f, 0.022222222222222223f, -0.044444444444444446f}, {0.35555555555555557f, 0.17777777777777778f, 0.08888888888888889f, 0.044444444444444446f, 0.022222222222222223f}, {-0.35555555555555557f, 0.17777777777777778f, -0.08888888888888889f, 0.044444444444444446f, -0.022222222222222223f}, {0.0f, 0.0f, 0.0f, 0.0f, -0.25f}};
+static const float fnn_wino_AT_4_5[4][8] = {{1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 0.0f}, {0.0f, 1.0f, -1.0f, 2.0f, -2.0f, 0.5f, -0.5f, 0.0f}, {0.0f, 1.0f, 1.0f, 4.0f, 4.0f, 0.25f, 0.25f, 0.0f}, {0.0f, 1.0f, -1.0f, 8.0f, -8.0f, 0.125f, -0.125f, 1.0f}};
+#define wino_out_4_5(o, so, x, sx) do { \
+    VEC wg0_ = (x)[0 * (sx)]; \
+    VEC wg1_ = (x)[1 * (sx)]; \
+    VEC wg2_ = (x)[2 * (sx)]; \
+    VEC wg3_ = (x)[3 * (sx)]; \
+    VEC wg4_ = (x)[4 * (sx)]; \
+    VEC wg5_ = (x)[5 * (sx)]; \
+    VEC wg6_ = (x)[6 * (sx)]; \
+    VEC wg7_ = (x)[7 * (sx)]; \
+    (o)[0 * (so)] = VADD(VADD(VADD(VADD(VADD(VADD(wg0_, wg1_), wg2_), wg3_), wg4_), wg5_), wg6_); \
+    (o)[1 * (so)] = VFMA(wg6_, -0.5f, VFMA(wg5_, 0.5f, VFMA(wg4_, -2.0f, VFMA(wg3_, 2.0f, VSUB(wg1_, wg2_))))); \
+    (o)[2 * (so)] = VFMA(wg6_, 0.25f, VFMA(wg5_, 0.25f, VFMA(wg4_, 4.0f, VFMA(wg3_, 4.0f, VADD(wg1_, wg2_))))); \
+    (o)[3 * (so)] = VADD(VFMA(wg6_, -0.125f, VFMA(wg5_, 0.125f, VFMA(wg4_, -8.0f, VFMA(wg3_, 8.0f, VSUB(wg1_, wg2_))))), wg7_); \
+} while (0)
+#define wino_outT_4_5(o, so, x, sx) do { \
+    VEC wg0_ = (x)[0 * (sx)]; \
+    VEC wg1_ = (x)[1 * (sx)]; \
+    VEC wg2_ = (x)[2 * (sx)]; \
+    VEC wg3_ = (x)[3 * (sx)]; \
+    (o)[0 * (so)] = wg0_; \
+    (o)[1 * (so)] = VADD(VADD(VADD(wg0_, wg1_), wg2_), wg3_); \
+    (o)[2 * (so)] = VSUB(VADD(VSUB(wg0_, wg1_), wg2_), wg3_); \
+    (o)[3 * (so)] = VFMA(wg3_, 8.0f, VFMA(wg2_, 4.0f, VFMA(wg1_, 2.0f, wg0_))); \
+    (o)[4 * (so)] = VFMA(wg3_, -8.0f, VFMA(wg2_, 4.0f, VFMA(wg1_, -2.0f, wg0_))); \
+    (o)[5 * (so)] = VFMA(wg3_, 0.125f, VFMA(wg2_, 0.25f, VFMA(wg1_, 0.5f, wg0_))); \
+    (o)[6 * (so)] = VFMA(wg3_, -0.125f, VFMA(wg2_, 0.25f, VFMA(wg1_, -0.5f, wg0_))); \
+    (o)[7 * (so)] = wg3_; \
 } while (0)
 
 #endif

@@ -260,7 +260,7 @@ def test_direct_route_vs_reference(case, relu, isa):
 
 
 WINO_CASES = [c for c in CASES if fastnn_wino_geometry(c)] + [
-    (5, 32, 14, 14, 64, 5, 5, (1, 1), (2, 2), (1, 1), 1),    # the Fashion-MNIST net's second layer, F(2x2, 5x5)
+    (5, 32, 14, 14, 64, 5, 5, (1, 1), (2, 2), (1, 1), 1),    # the Fashion-MNIST net's second layer, F(4x4, 5x5)
     (2, 20, 12, 12, 40, 5, 5, (1, 1), (0, 0), (1, 1), 1),    # Nielsen's second layer
     (2, 16, 28, 28, 16, 3, 3, (1, 1), (1, 1), (1, 1), 1),    # ResNet stage 1, F(4x4, 3x3)
     (6, 17, 7, 7, 33, 3, 3, (1, 1), (1, 1), (1, 1), 1),      # channels past the 8 lanes, a 7x7 map (partial tiles)
@@ -268,6 +268,8 @@ WINO_CASES = [c for c in CASES if fastnn_wino_geometry(c)] + [
     (3, 5, 2, 2, 7, 3, 3, (1, 1), (1, 1), (1, 1), 1),        # tiny map: F(2x2, 3x3)
     (2, 12, 3, 2, 9, 3, 3, (1, 1), (1, 1), (1, 1), 1),       # F(2x2, 3x3), one tile column
     (2, 3, 9, 8, 5, 5, 5, (1, 1), (4, 1), (1, 1), 1),        # padding K-1 (zero-width input-gradient border)
+    (3, 6, 2, 2, 9, 5, 5, (1, 1), (2, 2), (1, 1), 1),        # tiny map: F(2x2, 5x5)
+    (2, 4, 1, 2, 5, 5, 5, (1, 1), (2, 2), (1, 1), 1),        # F(2x2, 5x5), one pixel row
 ]
 
 
@@ -276,7 +278,7 @@ WINO_CASES = [c for c in CASES if fastnn_wino_geometry(c)] + [
 @pytest.mark.parametrize("case", WINO_CASES, ids=_ids)
 @pytest.mark.parametrize("relu", [False, True], ids=["", "relu"])
 def test_winograd_route_vs_reference(case, relu, isa):
-    """The Winograd route forced on (F(2x2, 5x5), F(4x4, 3x3), F(2x2, 3x3)): forward, input and weight gradients
+    """The Winograd route forced on (F(4x4 or 2x2, 5x5 or 3x3)): forward, input and weight gradients
     against the float64 reference; bitwise identical on 1 and 2 threads (5 samples: two backward chunks)."""
     old_isa = fastnn.get_isa()
     fastnn.set_isa(isa)

@@ -28,8 +28,8 @@ from functools import reduce
 from math import gcd
 
 # (m, r) pairs generated, and the evaluation points for each n = m + r - 1 (None = infinity)
-PAIRS = [(2, 3), (4, 3), (2, 5)]
-POINTS = {4: [0, 1, -1, None], 6: [0, 1, -1, 2, -2, None]}
+PAIRS = [(2, 3), (4, 3), (2, 5), (4, 5)]
+POINTS = {4: [0, 1, -1, None], 6: [0, 1, -1, 2, -2, None], 8: [0, 1, -1, 2, -2, Fr(1, 2), Fr(-1, 2), None]}
 OUT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fnn_wino_gen.h")
 
 
@@ -144,7 +144,8 @@ def generate():
     for m, r in PAIRS:
         n = m + r - 1
         at, g, bt = matrices(m, r)
-        out.append(f"/* F({m}, {r}): n = {n}, points {POINTS[n]} (None = infinity) */")
+        pts = ", ".join("inf" if p is None else str(p) for p in POINTS[n])
+        out.append(f"/* F({m}, {r}): n = {n}, points {pts} */")
         if n not in done_n:
             done_n.add(n)
             out.append(table(f"fnn_wino_BT_{n}", bt))
