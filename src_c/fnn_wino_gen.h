@@ -11,8 +11,9 @@ static const float fnn_wino_BT_4[4][4] = {{1.0f, 0.0f, -1.0f, 0.0f}, {0.0f, 1.0f
     VEC wg2_ = (x)[2 * (sx)]; \
     VEC wg3_ = (x)[3 * (sx)]; \
     (o)[0 * (so)] = VSUB(wg0_, wg2_); \
-    (o)[1 * (so)] = VADD(wg1_, wg2_); \
-    (o)[2 * (so)] = VSUB(wg1_, wg2_); \
+    { VEC we_ = wg2_, wo_ = wg1_; \
+      (o)[1 * (so)] = VADD(we_, wo_); \
+      (o)[2 * (so)] = VSUB(wo_, we_); } \
     (o)[3 * (so)] = VSUB(wg1_, wg3_); \
 } while (0)
 static const float fnn_wino_G_2_3[4][3] = {{1.0f, 0.0f, 0.0f}, {0.5f, 0.5f, 0.5f}, {-0.5f, 0.5f, -0.5f}, {0.0f, 0.0f, -1.0f}};
@@ -22,15 +23,17 @@ static const float fnn_wino_AT_2_3[2][4] = {{1.0f, 1.0f, 1.0f, 0.0f}, {0.0f, 1.0
     VEC wg1_ = (x)[1 * (sx)]; \
     VEC wg2_ = (x)[2 * (sx)]; \
     VEC wg3_ = (x)[3 * (sx)]; \
-    (o)[0 * (so)] = VADD(VADD(wg0_, wg1_), wg2_); \
-    (o)[1 * (so)] = VADD(VSUB(wg1_, wg2_), wg3_); \
+    VEC ws1_ = VADD(wg1_, wg2_), wd1_ = VSUB(wg1_, wg2_); \
+    (o)[0 * (so)] = VADD(wg0_, ws1_); \
+    (o)[1 * (so)] = VADD(wd1_, wg3_); \
 } while (0)
 #define wino_outT_2_3(o, so, x, sx) do { \
     VEC wg0_ = (x)[0 * (sx)]; \
     VEC wg1_ = (x)[1 * (sx)]; \
     (o)[0 * (so)] = wg0_; \
-    (o)[1 * (so)] = VADD(wg0_, wg1_); \
-    (o)[2 * (so)] = VSUB(wg0_, wg1_); \
+    { VEC we_ = wg0_, wo_ = wg1_; \
+      (o)[1 * (so)] = VADD(we_, wo_); \
+      (o)[2 * (so)] = VSUB(we_, wo_); } \
     (o)[3 * (so)] = wg1_; \
 } while (0)
 
@@ -44,10 +47,12 @@ static const float fnn_wino_BT_6[6][6] = {{4.0f, 0.0f, -5.0f, 0.0f, 1.0f, 0.0f},
     VEC wg4_ = (x)[4 * (sx)]; \
     VEC wg5_ = (x)[5 * (sx)]; \
     (o)[0 * (so)] = VADD(VFMA(wg2_, -5.0f, VMUL(wg0_, 4.0f)), wg4_); \
-    (o)[1 * (so)] = VSUB(VSUB(VFMA(wg2_, 4.0f, VMUL(wg1_, 4.0f)), wg3_), wg4_); \
-    (o)[2 * (so)] = VADD(VSUB(VFMA(wg2_, -4.0f, VMUL(wg1_, 4.0f)), wg3_), wg4_); \
-    (o)[3 * (so)] = VSUB(VFMA(wg3_, -2.0f, VADD(VMUL(wg1_, 2.0f), wg2_)), wg4_); \
-    (o)[4 * (so)] = VADD(VFMA(wg3_, -2.0f, VSUB(VMUL(wg1_, 2.0f), wg2_)), wg4_); \
+    { VEC we_ = VSUB(VMUL(wg2_, 4.0f), wg4_), wo_ = VSUB(VMUL(wg1_, 4.0f), wg3_); \
+      (o)[1 * (so)] = VADD(we_, wo_); \
+      (o)[2 * (so)] = VSUB(wo_, we_); } \
+    { VEC we_ = VSUB(wg2_, wg4_), wo_ = VFMA(wg3_, -2.0f, VMUL(wg1_, 2.0f)); \
+      (o)[3 * (so)] = VADD(we_, wo_); \
+      (o)[4 * (so)] = VSUB(wo_, we_); } \
     (o)[5 * (so)] = VADD(VFMA(wg3_, -5.0f, VMUL(wg1_, 4.0f)), wg5_); \
 } while (0)
 static const float fnn_wino_G_4_3[6][3] = {{0.25f, 0.0f, 0.0f}, {0.16666666666666666f, 0.16666666666666666f, 0.16666666666666666f}, {-0.16666666666666666f, 0.16666666666666666f, -0.16666666666666666f}, {-0.041666666666666664f, -0.08333333333333333f, -0.16666666666666666f}, {0.041666666666666664f, -0.08333333333333333f, 0.16666666666666666f}, {0.0f, 0.0f, 1.0f}};
@@ -59,10 +64,12 @@ static const float fnn_wino_AT_4_3[4][6] = {{1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 0.0f}
     VEC wg3_ = (x)[3 * (sx)]; \
     VEC wg4_ = (x)[4 * (sx)]; \
     VEC wg5_ = (x)[5 * (sx)]; \
-    (o)[0 * (so)] = VADD(VADD(VADD(VADD(wg0_, wg1_), wg2_), wg3_), wg4_); \
-    (o)[1 * (so)] = VFMA(wg4_, -2.0f, VFMA(wg3_, 2.0f, VSUB(wg1_, wg2_))); \
-    (o)[2 * (so)] = VFMA(wg4_, 4.0f, VFMA(wg3_, 4.0f, VADD(wg1_, wg2_))); \
-    (o)[3 * (so)] = VADD(VFMA(wg4_, -8.0f, VFMA(wg3_, 8.0f, VSUB(wg1_, wg2_))), wg5_); \
+    VEC ws1_ = VADD(wg1_, wg2_), wd1_ = VSUB(wg1_, wg2_); \
+    VEC ws3_ = VADD(wg3_, wg4_), wd3_ = VSUB(wg3_, wg4_); \
+    (o)[0 * (so)] = VADD(VADD(wg0_, ws1_), ws3_); \
+    (o)[1 * (so)] = VFMA(wd3_, 2.0f, wd1_); \
+    (o)[2 * (so)] = VFMA(ws3_, 4.0f, ws1_); \
+    (o)[3 * (so)] = VADD(VFMA(wd3_, 8.0f, wd1_), wg5_); \
 } while (0)
 #define wino_outT_4_3(o, so, x, sx) do { \
     VEC wg0_ = (x)[0 * (sx)]; \
@@ -70,10 +77,12 @@ static const float fnn_wino_AT_4_3[4][6] = {{1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 0.0f}
     VEC wg2_ = (x)[2 * (sx)]; \
     VEC wg3_ = (x)[3 * (sx)]; \
     (o)[0 * (so)] = wg0_; \
-    (o)[1 * (so)] = VADD(VADD(VADD(wg0_, wg1_), wg2_), wg3_); \
-    (o)[2 * (so)] = VSUB(VADD(VSUB(wg0_, wg1_), wg2_), wg3_); \
-    (o)[3 * (so)] = VFMA(wg3_, 8.0f, VFMA(wg2_, 4.0f, VFMA(wg1_, 2.0f, wg0_))); \
-    (o)[4 * (so)] = VFMA(wg3_, -8.0f, VFMA(wg2_, 4.0f, VFMA(wg1_, -2.0f, wg0_))); \
+    { VEC we_ = VADD(wg0_, wg2_), wo_ = VADD(wg1_, wg3_); \
+      (o)[1 * (so)] = VADD(we_, wo_); \
+      (o)[2 * (so)] = VSUB(we_, wo_); } \
+    { VEC we_ = VFMA(wg2_, 4.0f, wg0_), wo_ = VFMA(wg3_, 8.0f, VMUL(wg1_, 2.0f)); \
+      (o)[3 * (so)] = VADD(we_, wo_); \
+      (o)[4 * (so)] = VSUB(we_, wo_); } \
     (o)[5 * (so)] = wg3_; \
 } while (0)
 
@@ -87,17 +96,21 @@ static const float fnn_wino_AT_2_5[2][6] = {{1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 0.0f}
     VEC wg3_ = (x)[3 * (sx)]; \
     VEC wg4_ = (x)[4 * (sx)]; \
     VEC wg5_ = (x)[5 * (sx)]; \
-    (o)[0 * (so)] = VADD(VADD(VADD(VADD(wg0_, wg1_), wg2_), wg3_), wg4_); \
-    (o)[1 * (so)] = VADD(VFMA(wg4_, -2.0f, VFMA(wg3_, 2.0f, VSUB(wg1_, wg2_))), wg5_); \
+    VEC ws1_ = VADD(wg1_, wg2_), wd1_ = VSUB(wg1_, wg2_); \
+    VEC ws3_ = VADD(wg3_, wg4_), wd3_ = VSUB(wg3_, wg4_); \
+    (o)[0 * (so)] = VADD(VADD(wg0_, ws1_), ws3_); \
+    (o)[1 * (so)] = VADD(VFMA(wd3_, 2.0f, wd1_), wg5_); \
 } while (0)
 #define wino_outT_2_5(o, so, x, sx) do { \
     VEC wg0_ = (x)[0 * (sx)]; \
     VEC wg1_ = (x)[1 * (sx)]; \
     (o)[0 * (so)] = wg0_; \
-    (o)[1 * (so)] = VADD(wg0_, wg1_); \
-    (o)[2 * (so)] = VSUB(wg0_, wg1_); \
-    (o)[3 * (so)] = VFMA(wg1_, 2.0f, wg0_); \
-    (o)[4 * (so)] = VFMA(wg1_, -2.0f, wg0_); \
+    { VEC we_ = wg0_, wo_ = wg1_; \
+      (o)[1 * (so)] = VADD(we_, wo_); \
+      (o)[2 * (so)] = VSUB(we_, wo_); } \
+    { VEC we_ = wg0_, wo_ = VMUL(wg1_, 2.0f); \
+      (o)[3 * (so)] = VADD(we_, wo_); \
+      (o)[4 * (so)] = VSUB(we_, wo_); } \
     (o)[5 * (so)] = wg1_; \
 } while (0)
 
@@ -113,12 +126,15 @@ static const float fnn_wino_BT_8[8][8] = {{4.0f, 0.0f, -21.0f, 0.0f, 21.0f, 0.0f
     VEC wg6_ = (x)[6 * (sx)]; \
     VEC wg7_ = (x)[7 * (sx)]; \
     (o)[0 * (so)] = VFMA(wg6_, -4.0f, VFMA(wg4_, 21.0f, VFMA(wg2_, -21.0f, VMUL(wg0_, 4.0f)))); \
-    (o)[1 * (so)] = VFMA(wg6_, 4.0f, VFMA(wg5_, 4.0f, VFMA(wg4_, -17.0f, VFMA(wg3_, -17.0f, VFMA(wg2_, 4.0f, VMUL(wg1_, 4.0f)))))); \
-    (o)[2 * (so)] = VFMA(wg6_, -4.0f, VFMA(wg5_, 4.0f, VFMA(wg4_, 17.0f, VFMA(wg3_, -17.0f, VFMA(wg2_, -4.0f, VMUL(wg1_, 4.0f)))))); \
-    (o)[3 * (so)] = VFMA(wg6_, 4.0f, VFMA(wg5_, 8.0f, VFMA(wg4_, -5.0f, VFMA(wg3_, -10.0f, VADD(VMUL(wg1_, 2.0f), wg2_))))); \
-    (o)[4 * (so)] = VFMA(wg6_, -4.0f, VFMA(wg5_, 8.0f, VFMA(wg4_, 5.0f, VFMA(wg3_, -10.0f, VSUB(VMUL(wg1_, 2.0f), wg2_))))); \
-    (o)[5 * (so)] = VFMA(wg6_, 2.0f, VADD(VFMA(wg4_, -10.0f, VFMA(wg3_, -5.0f, VFMA(wg2_, 8.0f, VMUL(wg1_, 4.0f)))), wg5_)); \
-    (o)[6 * (so)] = VFMA(wg6_, -2.0f, VADD(VFMA(wg4_, 10.0f, VFMA(wg3_, -5.0f, VFMA(wg2_, -8.0f, VMUL(wg1_, 4.0f)))), wg5_)); \
+    { VEC we_ = VFMA(wg6_, 4.0f, VFMA(wg4_, -17.0f, VMUL(wg2_, 4.0f))), wo_ = VFMA(wg5_, 4.0f, VFMA(wg3_, -17.0f, VMUL(wg1_, 4.0f))); \
+      (o)[1 * (so)] = VADD(we_, wo_); \
+      (o)[2 * (so)] = VSUB(wo_, we_); } \
+    { VEC we_ = VFMA(wg6_, 4.0f, VFMA(wg4_, -5.0f, wg2_)), wo_ = VFMA(wg5_, 8.0f, VFMA(wg3_, -10.0f, VMUL(wg1_, 2.0f))); \
+      (o)[3 * (so)] = VADD(we_, wo_); \
+      (o)[4 * (so)] = VSUB(wo_, we_); } \
+    { VEC we_ = VFMA(wg6_, 2.0f, VFMA(wg4_, -10.0f, VMUL(wg2_, 8.0f))), wo_ = VADD(VFMA(wg3_, -5.0f, VMUL(wg1_, 4.0f)), wg5_); \
+      (o)[5 * (so)] = VADD(we_, wo_); \
+      (o)[6 * (so)] = VSUB(wo_, we_); } \
     (o)[7 * (so)] = VFMA(wg7_, -4.0f, VFMA(wg5_, 21.0f, VFMA(wg3_, -21.0f, VMUL(wg1_, 4.0f)))); \
 } while (0)
 static const float fnn_wino_G_4_5[8][5] = {{0.25f, 0.0f, 0.0f, 0.0f, 0.0f}, {-0.05555555555555555f, -0.05555555555555555f, -0.05555555555555555f, -0.05555555555555555f, -0.05555555555555555f}, {0.05555555555555555f, -0.05555555555555555f, 0.05555555555555555f, -0.05555555555555555f, 0.05555555555555555f}, {0.002777777777777778f, 0.005555555555555556f, 0.011111111111111112f, 0.022222222222222223f, 0.044444444444444446f}, {-0.002777777777777778f, 0.005555555555555556f, -0.011111111111111112f, 0.022222222222222223f, -0.044444444444444446f}, {0.35555555555555557f, 0.17777777777777778f, 0.08888888888888889f, 0.044444444444444446f, 0.022222222222222223f}, {-0.35555555555555557f, 0.17777777777777778f, -0.08888888888888889f, 0.044444444444444446f, -0.022222222222222223f}, {0.0f, 0.0f, 0.0f, 0.0f, -0.25f}};
@@ -132,10 +148,13 @@ static const float fnn_wino_AT_4_5[4][8] = {{1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f,
     VEC wg5_ = (x)[5 * (sx)]; \
     VEC wg6_ = (x)[6 * (sx)]; \
     VEC wg7_ = (x)[7 * (sx)]; \
-    (o)[0 * (so)] = VADD(VADD(VADD(VADD(VADD(VADD(wg0_, wg1_), wg2_), wg3_), wg4_), wg5_), wg6_); \
-    (o)[1 * (so)] = VFMA(wg6_, -0.5f, VFMA(wg5_, 0.5f, VFMA(wg4_, -2.0f, VFMA(wg3_, 2.0f, VSUB(wg1_, wg2_))))); \
-    (o)[2 * (so)] = VFMA(wg6_, 0.25f, VFMA(wg5_, 0.25f, VFMA(wg4_, 4.0f, VFMA(wg3_, 4.0f, VADD(wg1_, wg2_))))); \
-    (o)[3 * (so)] = VADD(VFMA(wg6_, -0.125f, VFMA(wg5_, 0.125f, VFMA(wg4_, -8.0f, VFMA(wg3_, 8.0f, VSUB(wg1_, wg2_))))), wg7_); \
+    VEC ws1_ = VADD(wg1_, wg2_), wd1_ = VSUB(wg1_, wg2_); \
+    VEC ws3_ = VADD(wg3_, wg4_), wd3_ = VSUB(wg3_, wg4_); \
+    VEC ws5_ = VADD(wg5_, wg6_), wd5_ = VSUB(wg5_, wg6_); \
+    (o)[0 * (so)] = VADD(VADD(VADD(wg0_, ws1_), ws3_), ws5_); \
+    (o)[1 * (so)] = VFMA(wd5_, 0.5f, VFMA(wd3_, 2.0f, wd1_)); \
+    (o)[2 * (so)] = VFMA(ws5_, 0.25f, VFMA(ws3_, 4.0f, ws1_)); \
+    (o)[3 * (so)] = VADD(VFMA(wd5_, 0.125f, VFMA(wd3_, 8.0f, wd1_)), wg7_); \
 } while (0)
 #define wino_outT_4_5(o, so, x, sx) do { \
     VEC wg0_ = (x)[0 * (sx)]; \
@@ -143,12 +162,15 @@ static const float fnn_wino_AT_4_5[4][8] = {{1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f,
     VEC wg2_ = (x)[2 * (sx)]; \
     VEC wg3_ = (x)[3 * (sx)]; \
     (o)[0 * (so)] = wg0_; \
-    (o)[1 * (so)] = VADD(VADD(VADD(wg0_, wg1_), wg2_), wg3_); \
-    (o)[2 * (so)] = VSUB(VADD(VSUB(wg0_, wg1_), wg2_), wg3_); \
-    (o)[3 * (so)] = VFMA(wg3_, 8.0f, VFMA(wg2_, 4.0f, VFMA(wg1_, 2.0f, wg0_))); \
-    (o)[4 * (so)] = VFMA(wg3_, -8.0f, VFMA(wg2_, 4.0f, VFMA(wg1_, -2.0f, wg0_))); \
-    (o)[5 * (so)] = VFMA(wg3_, 0.125f, VFMA(wg2_, 0.25f, VFMA(wg1_, 0.5f, wg0_))); \
-    (o)[6 * (so)] = VFMA(wg3_, -0.125f, VFMA(wg2_, 0.25f, VFMA(wg1_, -0.5f, wg0_))); \
+    { VEC we_ = VADD(wg0_, wg2_), wo_ = VADD(wg1_, wg3_); \
+      (o)[1 * (so)] = VADD(we_, wo_); \
+      (o)[2 * (so)] = VSUB(we_, wo_); } \
+    { VEC we_ = VFMA(wg2_, 4.0f, wg0_), wo_ = VFMA(wg3_, 8.0f, VMUL(wg1_, 2.0f)); \
+      (o)[3 * (so)] = VADD(we_, wo_); \
+      (o)[4 * (so)] = VSUB(we_, wo_); } \
+    { VEC we_ = VFMA(wg2_, 0.25f, wg0_), wo_ = VFMA(wg3_, 0.125f, VMUL(wg1_, 0.5f)); \
+      (o)[5 * (so)] = VADD(we_, wo_); \
+      (o)[6 * (so)] = VSUB(we_, wo_); } \
     (o)[7 * (so)] = wg3_; \
 } while (0)
 

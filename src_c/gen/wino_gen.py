@@ -102,31 +102,87 @@ def cnum(v):
     return repr(f) + "f" if f != int(f) else f"{int(f)}.0f"
 
 
+def _sum(terms):
+    """Straight-line expression for sum(coef * var) over (coef, var) pairs; None when empty."""
+    expr = None
+    for coef, v in terms:
+        if coef == 0:
+            continue
+        if expr is None:
+            expr = v if coef == 1 else f"VSUB(VZERO(), {v})" if coef == -1 else f"VMUL({v}, {cnum(coef)})"
+        elif coef == 1:
+            expr = f"VADD({expr}, {v})"
+        elif coef == -1:
+            expr = f"VSUB({expr}, {v})"
+        else:
+            expr = f"VFMA({v}, {cnum(coef)}, {expr})"
+    return expr
+
+
+def _alt(v, j):
+    return v if j % 2 == 0 else -v
+
+
 def emit_1d(name, mat):
-    """o[i * so] = sum_j mat[i][j] * x[j * sx], straight-line."""
+    """o[i * so] = sum_j mat[i][j] * x[j * sx], straight-line.  The points +p and -p make pairs of rows equal up
+    to the sign of the odd terms (row2[j] = +-(-1)^j row1[j]): each such pair is E + O and +-(E - O) from the
+    even and odd partial sums.  Pairs of columns equal up to the sign of odd rows (M[i][c2] = (-1)^i M[i][c1])
+    are read once as x[c1] + x[c2] (even rows) and x[c1] - x[c2] (odd rows)."""
     rows, cols = len(mat), len(mat[0])
     lines = [f"#define {name}(o, so, x, sx) do {{ \\"]
     for j in range(cols):
         lines.append(f"    VEC wg{j}_ = (x)[{j} * (sx)]; \\")
-    for i in range(rows):
-        terms = [(mat[i][j], j) for j in range(cols) if mat[i][j] != 0]
-        expr = None
-        for coef, j in terms:
-            xv = f"wg{j}_"
-            if expr is None:
-                if coef == 1:
-                    expr = xv
-                elif coef == -1:
-                    expr = f"VSUB(VZERO(), {xv})"
-                else:
-                    expr = f"VMUL({xv}, {cnum(coef)})"
-            elif coef == 1:
-                expr = f"VADD({expr}, {xv})"
-            elif coef == -1:
-                expr = f"VSUB({expr}, {xv})"
+    # column pairs
+    colpair, used = {}, set()
+    for c1 in range(cols):
+        for c2 in range(c1 + 1, cols):
+            if c1 in used or c2 in used:
+                continue
+            if any(mat[i][c1] != 0 for i in range(rows)) and all(mat[i][c2] == _alt(mat[i][c1], i) for i in range(rows)):
+                colpair[c1] = c2
+                used |= {c1, c2}
+                lines.append(f"    VEC ws{c1}_ = VADD(wg{c1}_, wg{c2}_), wd{c1}_ = VSUB(wg{c1}_, wg{c2}_); \\")
+
+    def row_terms(i, cols_sel=None):
+        out = []
+        for j in range(cols):
+            if cols_sel is not None and j % 2 != cols_sel:
+                continue
+            if j in colpair:
+                out.append((mat[i][j], f"ws{j}_" if i % 2 == 0 else f"wd{j}_"))
+            elif j in used:
+                continue
             else:
-                expr = f"VFMA({xv}, {cnum(coef)}, {expr})"
-        lines.append(f"    (o)[{i} * (so)] = {expr or 'VZERO()'}; \\")
+                out.append((mat[i][j], f"wg{j}_"))
+        return out
+
+    done = set()
+    for i in range(rows):
+        if i in done:
+            continue
+        pair = None
+        if not colpair:
+            for i2 in range(i + 1, rows):
+                if i2 in done:
+                    continue
+                for sign in (1, -1):
+                    if all(mat[i2][j] == sign * _alt(mat[i][j], j) for j in range(cols)) and \
+                            any(mat[i][j] != 0 for j in range(0, cols, 2)) and any(mat[i][j] != 0 for j in range(1, cols, 2)):
+                        pair = (i2, sign)
+                        break
+                if pair:
+                    break
+        if pair:
+            i2, sign = pair
+            e = _sum([(mat[i][j], f"wg{j}_") for j in range(0, cols, 2)])
+            o = _sum([(mat[i][j], f"wg{j}_") for j in range(1, cols, 2)])
+            lines.append(f"    {{ VEC we_ = {e}, wo_ = {o}; \\")
+            lines.append(f"      (o)[{i} * (so)] = VADD(we_, wo_); \\")
+            lines.append(f"      (o)[{i2} * (so)] = {'VSUB(we_, wo_)' if sign == 1 else 'VSUB(wo_, we_)'}; }} \\")
+            done |= {i, i2}
+            continue
+        lines.append(f"    (o)[{i} * (so)] = {_sum(row_terms(i)) or 'VZERO()'}; \\")
+        done.add(i)
     lines.append("} while (0)")
     return "\n".join(lines)
 
