@@ -191,7 +191,16 @@ void fnn_conv_wino_prepare(float *filters, const float *w, const fnn_conv_shape 
 static FNN_TARGET_AVX2 void to_channels_last(float *FNN_RESTRICT dst, ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t ld,
                                              const float *FNN_RESTRICT src, ptrdiff_t C, ptrdiff_t H, ptrdiff_t W,
                                              ptrdiff_t oh, ptrdiff_t ow) {
-    memset(dst, 0, (size_t)(rows * cols * ld) * sizeof(float));
+    /* zero what the copy below does not write: the border rows and columns, and the channels past C */
+    memset(dst, 0, (size_t)(oh * cols * ld) * sizeof(float));
+    memset(dst + (oh + H) * cols * ld, 0, (size_t)((rows - oh - H) * cols * ld) * sizeof(float));
+    for (ptrdiff_t h = 0; h < H; h++) {
+        float *dr = dst + (h + oh) * cols * ld;
+        memset(dr, 0, (size_t)(ow * ld) * sizeof(float));
+        memset(dr + (ow + W) * ld, 0, (size_t)((cols - ow - W) * ld) * sizeof(float));
+        if (C < ld)
+            for (ptrdiff_t w = ow; w < ow + W; w++) memset(dr + w * ld + C, 0, (size_t)(ld - C) * sizeof(float));
+    }
     const ptrdiff_t C8 = C / 8 * 8, W8 = W / 8 * 8;
     for (ptrdiff_t h = 0; h < H; h++) {
         float *dr = dst + ((h + oh) * cols + ow) * ld;
