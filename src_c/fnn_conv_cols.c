@@ -365,6 +365,45 @@ void fnn_conv_im2col(float *col, const float *x, const fnn_conv_shape *s) {
     im2col_generic(col, x, s);
 }
 
+#ifdef FNN_X86_TARGETS
+/* col2im, stride 2 along W (the ResNet's downsampling 3x3 and 1x1 convolutions): the portable loop, with each
+   8 column values spread over the even lanes of two 8-float vectors (zeros between) and added into 16
+   consecutive input floats.  The odd lanes add +0: no change, since a sum that starts at +0 is never -0 under
+   round-to-nearest (FTZ/DAZ are set together), so every element gets the same adds in the same order: bitwise
+   the portable result.  A vector step is taken only when its 16 floats lie inside the row. */
+FNN_TARGET_AVX2 static void col2im_s2_avx2(float *FNN_RESTRICT dx, const float *FNN_RESTRICT col,
+                                           const fnn_conv_shape *s) {
+    const ptrdiff_t H = s->H, W = s->W, OH = s->OH, OW = s->OW;
+    const __m256 z = _mm256_setzero_ps();
+    memset(dx, 0, (size_t)(s->C * H * W) * sizeof(float));
+    for (ptrdiff_t c = 0; c < s->C; c++) {
+        float *xc = dx + c * H * W;
+        for (ptrdiff_t kh = 0; kh < s->KH; kh++) {
+            for (ptrdiff_t kw = 0; kw < s->KW; kw++) {
+                const float *src = col + ((c * s->KH + kh) * s->KW + kw) * OH * OW;
+                ptrdiff_t off = kw * s->DW - s->PW, lo, hi;
+                fnn_conv_valid_range(&lo, &hi, off, 2, W, OW);
+                for (ptrdiff_t oh = 0; oh < OH; oh++) {
+                    ptrdiff_t ih = oh * s->SH - s->PH + kh * s->DH;
+                    if (ih < 0 || ih >= H) continue;
+                    float *xr = xc + ih * W + off;
+                    const float *d = src + oh * OW;
+                    ptrdiff_t ow = lo;
+                    for (; ow + 8 <= hi && off + 2 * ow + 16 <= W; ow += 8) {
+                        const __m256 v = _mm256_loadu_ps(d + ow);
+                        const __m256 l = _mm256_unpacklo_ps(v, z), h = _mm256_unpackhi_ps(v, z);
+                        float *p = xr + 2 * ow;
+                        _mm256_storeu_ps(p, _mm256_add_ps(_mm256_loadu_ps(p), _mm256_permute2f128_ps(l, h, 0x20)));
+                        _mm256_storeu_ps(p + 8, _mm256_add_ps(_mm256_loadu_ps(p + 8), _mm256_permute2f128_ps(l, h, 0x31)));
+                    }
+                    for (; ow < hi; ow++) xr[ow * 2] += d[ow];
+                }
+            }
+        }
+    }
+}
+#endif
+
 void fnn_conv_col2im(float *dx, const float *col, const fnn_conv_shape *s) {
 #ifdef FNN_X86_TARGETS
     if (s->SW <= 2 && fnn_get_isa() == FNN_ISA_AVX512) {
@@ -375,6 +414,10 @@ void fnn_conv_col2im(float *dx, const float *col, const fnn_conv_shape *s) {
     if (s->SW == 1 && s->KH <= C2I_MAX_K && s->KW <= C2I_MAX_K && s->W <= 8 * C2I_MAX_V &&
         fnn_get_isa() == FNN_ISA_AVX2) {
         col2im_avx2(dx, col, s);
+        return;
+    }
+    if (s->SW == 2 && fnn_get_isa() == FNN_ISA_AVX2) {
+        col2im_s2_avx2(dx, col, s);
         return;
     }
 #endif
