@@ -28,6 +28,35 @@ static inline FNN_TARGET_AVX2 __attribute__((always_inline)) void fnn_transpose8
         r[4 + i] = _mm256_permute2f128_ps(u[i], u[4 + i], 0x31);
     }
 }
+/* The first n (1..7) floats at p in plain 4-, 2- and 1-float moves (vmaskmovps costs many times a plain load
+   or store on Zen 3); fnn_load_first gives 0 in lanes n..7. */
+static inline FNN_TARGET_AVX2 __attribute__((always_inline)) __m128 fnn_load_upto4(const float *p, int n) {
+    if (n >= 4) return _mm_loadu_ps(p);
+    __m128 r = n >= 2 ? _mm_castpd_ps(_mm_load_sd((const double *)p)) : _mm_load_ss(p);
+    return n == 3 ? _mm_movelh_ps(r, _mm_load_ss(p + 2)) : r;
+}
+
+static inline FNN_TARGET_AVX2 __attribute__((always_inline)) __m256 fnn_load_first(const float *p, int n) {
+    if (n <= 4) return _mm256_set_m128(_mm_setzero_ps(), fnn_load_upto4(p, n));
+    return _mm256_set_m128(fnn_load_upto4(p + 4, n - 4), _mm_loadu_ps(p));
+}
+
+static inline FNN_TARGET_AVX2 __attribute__((always_inline)) void fnn_store_first(float *p, __m256 v, int n) {
+    __m128 x = _mm256_castps256_ps128(v);
+    if (n >= 4) {
+        _mm_storeu_ps(p, x);
+        x = _mm256_extractf128_ps(v, 1);
+        p += 4;
+        n -= 4;
+    }
+    if (n >= 2) {
+        _mm_storel_pi((__m64 *)p, x);
+        x = _mm_movehl_ps(x, x);
+        p += 2;
+        n -= 2;
+    }
+    if (n) _mm_store_ss(p, x);
+}
 #endif
 
 #endif

@@ -12,6 +12,7 @@
    and columns) whatever the tiling and thread count. */
 #include <string.h>
 
+#include "fnn_avx2.h"
 #include "fnn_conv_impl.h"
 #include "fnn_cpu.h"
 
@@ -181,37 +182,7 @@ static inline FNN_TARGET_AVX2 __m256i lanes8(ptrdiff_t n) {   /* lanes l < n */
     return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n < 8 ? n : 8)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-/* The first n (1..7) floats at p in plain 4-, 2- and 1-float moves (vmaskmovps costs many times a plain load
-   or store on Zen 3); load_first gives 0 in lanes n..7. */
-static inline FNN_TARGET_AVX2 __attribute__((always_inline)) __m128 load_upto4(const float *p, int n) {
-    if (n >= 4) return _mm_loadu_ps(p);
-    __m128 r = n >= 2 ? _mm_castpd_ps(_mm_load_sd((const double *)p)) : _mm_load_ss(p);
-    return n == 3 ? _mm_movelh_ps(r, _mm_load_ss(p + 2)) : r;
-}
-
-static inline FNN_TARGET_AVX2 __attribute__((always_inline)) __m256 load_first(const float *p, int n) {
-    if (n <= 4) return _mm256_set_m128(_mm_setzero_ps(), load_upto4(p, n));
-    return _mm256_set_m128(load_upto4(p + 4, n - 4), _mm_loadu_ps(p));
-}
-
-static inline FNN_TARGET_AVX2 __attribute__((always_inline)) void store_first(float *p, __m256 v, int n) {
-    __m128 x = _mm256_castps256_ps128(v);
-    if (n >= 4) {
-        _mm_storeu_ps(p, x);
-        x = _mm256_extractf128_ps(v, 1);
-        p += 4;
-        n -= 4;
-    }
-    if (n >= 2) {
-        _mm_storel_pi((__m64 *)p, x);
-        x = _mm_movehl_ps(x, x);
-        p += 2;
-        n -= 2;
-    }
-    if (n) _mm_store_ss(p, x);
-}
-
-#define LOAD8(FULL, p, n) ((FULL) ? _mm256_loadu_ps(p) : load_first((p), (n)))
+#define LOAD8(FULL, p, n) ((FULL) ? _mm256_loadu_ps(p) : fnn_load_first((p), (n)))
 #define DIRECT_TILE2(NAME, RO, RH, FULL)                                                                         \
     FNN_TARGET_AVX2 static void NAME(const direct_args *a, ptrdiff_t oc, ptrdiff_t oh, ptrdiff_t j) {            \
         const ptrdiff_t KK = a->KH * a->KW, plane = a->Hp * a->Wp;                                              \
@@ -243,7 +214,7 @@ static inline FNN_TARGET_AVX2 __attribute__((always_inline)) void store_first(fl
                 __m256 v = a->relu ? _mm256_max_ps(acc[o][r], z) : acc[o][r];                                   \
                 float *dst = a->out + ((oc + o) * a->OH + oh + r) * a->OW + j;                                  \
                 if (FULL) _mm256_storeu_ps(dst, v);                                                             \
-                else store_first(dst, v, (int)(a->OW - j));                                                     \
+                else fnn_store_first(dst, v, (int)(a->OW - j));                                                 \
             }                                                                                                   \
     }
 

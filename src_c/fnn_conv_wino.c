@@ -214,8 +214,15 @@ static FNN_TARGET_AVX2 void to_channels_last(float *FNN_RESTRICT dst, ptrdiff_t 
 #pragma GCC unroll 8
                 for (int l = 0; l < 8; l++) _mm256_storeu_ps(dr + (w + l) * ld + c, v[l]);
             }
-            for (ptrdiff_t w = W8; w < W; w++)
-                for (int l = 0; l < 8; l++) dr[w * ld + c + l] = sr[l * H * W + w];
+            if (W8 == W) continue;
+            /* the last columns: the row's last 8 (overlapping the vectors above), or all of a narrower row */
+            const ptrdiff_t w0 = W >= 8 ? W - 8 : 0, nw = W >= 8 ? 8 : W;
+            __m256 v[8];
+#pragma GCC unroll 8
+            for (int l = 0; l < 8; l++)
+                v[l] = W >= 8 ? _mm256_loadu_ps(sr + l * H * W + w0) : fnn_load_first(sr + l * H * W, (int)W);
+            fnn_transpose8(v);
+            for (ptrdiff_t l = 0; l < nw; l++) _mm256_storeu_ps(dr + (w0 + l) * ld + c, v[l]);
         }
         for (ptrdiff_t c = C8; c < C; c++) {
             const float *sr = src + (c * H + h) * W;
@@ -240,8 +247,19 @@ static FNN_TARGET_AVX2 void from_channels_last(float *FNN_RESTRICT out, ptrdiff_
 #pragma GCC unroll 8
                 for (int l = 0; l < 8; l++) _mm256_storeu_ps(dr + l * H * W + w, v[l]);
             }
-            for (ptrdiff_t w = W8; w < W; w++)
-                for (int l = 0; l < 8; l++) dr[l * H * W + w] = sr[w * ld + c + l];
+            if (W8 == W) continue;
+            const ptrdiff_t w0 = W >= 8 ? W - 8 : 0;
+            __m256 v[8];
+#pragma GCC unroll 8
+            for (int l = 0; l < 8; l++) v[l] = w0 + l < W ? _mm256_loadu_ps(sr + (w0 + l) * ld + c) : _mm256_setzero_ps();
+            fnn_transpose8(v);
+#pragma GCC unroll 8
+            for (int l = 0; l < 8; l++) {
+                if (W >= 8)
+                    _mm256_storeu_ps(dr + l * H * W + w0, v[l]);
+                else
+                    fnn_store_first(dr + l * H * W, v[l], (int)W);
+            }
         }
         for (ptrdiff_t c = C8; c < C; c++) {
             float *dr = out + (c * H + h) * W;
