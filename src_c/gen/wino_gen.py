@@ -2,6 +2,7 @@
 
     python src_c/gen/wino_gen.py            # rewrites src_c/fnn_wino_gen.h (committed; the build does not run this)
     python src_c/gen/wino_gen.py --check    # verifies the transforms against a direct correlation, exits 1 if not
+    python src_c/gen/wino_gen.py --error    # float32 error of each F(m, r) on random tiles (needs numpy)
 
 Toom-Cook construction, exact rational arithmetic (fractions): a correlation of d (n = m + r - 1 taps) with g
 (r taps), y_i = sum_k g_k d_{i+k} for i < m, is the transpose (in h <-> d) of the polynomial product s = h * g
@@ -215,10 +216,36 @@ def generate():
     return "\n".join(out) + "\n"
 
 
+def float32_error(m, r, tiles=200, channels=64, seed=0):
+    """Median and max relative error of the transforms in float32 (a tile of m x m outputs summed over
+    `channels` channel pairs) against the float64 correlation, over random normal tiles."""
+    import numpy as np
+
+    at, g, bt = matrices(m, r)
+    AT, G, BT = (np.array([[float(v) for v in row] for row in mat], np.float32) for mat in (at, g, bt))
+    rng = np.random.default_rng(seed)
+    errs = []
+    for _ in range(tiles):
+        d = rng.standard_normal((channels, m + r - 1, m + r - 1)).astype(np.float32)
+        w = rng.standard_normal((channels, r, r)).astype(np.float32)
+        u = np.einsum("ai,cij,bj->cab", G, w, G).astype(np.float32)
+        v = np.einsum("ai,cij,bj->cab", BT, d, BT).astype(np.float32)
+        y = AT @ (u * v).sum(0, dtype=np.float32) @ AT.T
+        ref = np.array([[(d[:, i:i + r, j:j + r].astype(np.float64) * w).sum() for j in range(m)] for i in range(m)])
+        errs.append(np.abs(y - ref).max() / np.abs(ref).max())
+    return float(np.median(errs)), float(max(errs))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--check", action="store_true")
+    ap.add_argument("--error", action="store_true")
     args = ap.parse_args()
+    if args.error:
+        for m, r in PAIRS:
+            med, worst = float32_error(m, r)
+            print(f"F({m}x{m}, {r}x{r}): float32 relative error median {med:.2e}, max {worst:.2e}")
+        return
     ok = all(check(m, r) for m, r in PAIRS)
     if args.check or not ok:
         print("transforms exact" if ok else "TRANSFORM MISMATCH")
