@@ -206,7 +206,7 @@ int fnn_conv2d_forward_ep(float *out, const float *x, const float *w, const floa
     if (c.colsz && !ws) return FNN_ERR_ARG;
     if (c.wino_fwd) {
         float *wf = ws + n_col_bufs(s, n_threads) * c.colsz + n_partials(s) * partial_floats(s) + flip_floats(s);
-        fnn_conv_wino_prepare(wf, w, s, 1, 0);
+        fnn_conv_wino_prepare(wf, w, s, 1, 0, n_threads);
         c.wino = wf;
     }
     double work = 2.0 * (double)s->N * (double)s->OC * (double)(s->C / s->G * s->KH * s->KW) * (double)(s->OH * s->OW);
@@ -335,7 +335,7 @@ int fnn_conv2d_backward(float *dx, float *dw, float *db, const float *dout, cons
     }
     if (c.wino_dx) {
         float *wf = part + n_partials(s) * partial_floats(s) + flip_floats(s);
-        fnn_conv_wino_prepare(wf, w, s, 0, 1);
+        fnn_conv_wino_prepare(wf, w, s, 0, 1, n_threads);
         c.wino = wf;
     }
     double work = (dx ? 4.0 : 2.0) * (double)s->N * (double)s->OC * (double)(s->C / s->G * s->KH * s->KW) *
@@ -373,7 +373,7 @@ int fnn_conv2d_backward(float *dx, float *dw, float *db, const float *dout, cons
         }
     }
     if (c.wino_dw) {
-        fnn_conv_wino_dw_finish(dw, part, s);
+        fnn_conv_wino_dw_finish(dw, part, s, n_threads);
         return FNN_OK;
     }
     if (!c.dw_t) {

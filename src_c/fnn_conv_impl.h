@@ -75,7 +75,7 @@ ptrdiff_t fnn_conv_wino_filter_floats(const fnn_conv_shape *s);
 /* One backward chunk's weight gradient in the Winograd domain. */
 ptrdiff_t fnn_conv_wino_partial_floats(const fnn_conv_shape *s);
 // filters (fnn_conv_wino_filter_floats) = the transformed weights w (OC,C,KH,KW) of the directions asked for
-void fnn_conv_wino_prepare(float *filters, const float *w, const fnn_conv_shape *s, int fwd, int dx);
+void fnn_conv_wino_prepare(float *filters, const float *w, const fnn_conv_shape *s, int fwd, int dx, int n_threads);
 // out_n (OC,OH,OW) = conv(x_n (C,H,W)) + bias (may be NULL), then max(., 0) when relu
 void fnn_conv_wino_forward_sample(float *out, const float *x, const float *filters, const float *bias, int relu,
                                   const fnn_conv_shape *s, float *scratch);
@@ -87,7 +87,7 @@ void fnn_conv_wino_dx_sample(float *dx, const float *dout, const float *filters,
 void fnn_conv_wino_dw_chunk(float *dU, const float *x, const float *dout, ptrdiff_t ns, const fnn_conv_shape *s,
                             float *scratch);
 // dw (OC,C,KH,KW) = the weight gradient from dU summed over the chunks
-void fnn_conv_wino_dw_finish(float *dw, const float *dU, const fnn_conv_shape *s);
+void fnn_conv_wino_dw_finish(float *dw, const float *dU, const fnn_conv_shape *s, int n_threads);
 
 // db (OC) = sum over n, oh, ow of dout (N,OC,OH,OW), double accumulator, samples in order
 void fnn_conv_bias_grad(float *db, const float *dout, const fnn_conv_shape *s, int n_threads);

@@ -138,11 +138,17 @@ static const float *mat_G(int m, int r) {
    direction's filter is forward: w[o = j][c = k]; input gradient: w[o = k][c = j] rotated by 180 degrees.
    U[xi=(a,b)] = sum_q (sum_i G[a][i] g[i][q]) G[b][q], 8 columns j at a time (vectorisable lanes); zero past
    the real channels. */
-static void pack_filters(float *up, const float *w, const wgeo *g, const fnn_conv_shape *s, int flip) {
+static void pack_filters(float *up, const float *w, const wgeo *g, const fnn_conv_shape *s, int flip,
+                         int n_threads) {
     const int n = g->n, r = g->r, nn = n * n, rr = r * r;
     const float *G = mat_G(g->m, r);
     const ptrdiff_t K8 = g->C8, J16 = g->OC16;
     memset(up, 0, (size_t)(nn * K8 * J16) * sizeof(float));
+    /* rows k over the threads (each writes its own rows of every panel) */
+    int nt = fnn_threads_for(2.0 * (double)g->C * (double)g->OC * (double)(n * rr + nn * r), n_threads);
+    if (nt > g->C) nt = (int)g->C;
+    (void)nt;
+    CONV_PAR_FOR(nt)
     for (ptrdiff_t k = 0; k < g->C; k++) {
         for (ptrdiff_t j0 = 0; j0 < g->OC; j0 += 8) {
             float tap[25][8], tmp[8 * 5][8];
@@ -169,10 +175,10 @@ static void pack_filters(float *up, const float *w, const wgeo *g, const fnn_con
     }
 }
 
-void fnn_conv_wino_prepare(float *filters, const float *w, const fnn_conv_shape *s, int fwd, int dx) {
+void fnn_conv_wino_prepare(float *filters, const float *w, const fnn_conv_shape *s, int fwd, int dx, int n_threads) {
     wgeo f = geo_fwd(s), d = geo_dx(s);
-    if (fwd) pack_filters(filters, w, &f, s, 0);
-    if (dx) pack_filters(filters + (ptrdiff_t)f.n * f.n * f.C8 * f.OC16, w, &d, s, 1);
+    if (fwd) pack_filters(filters, w, &f, s, 0, n_threads);
+    if (dx) pack_filters(filters + (ptrdiff_t)f.n * f.n * f.C8 * f.OC16, w, &d, s, 1, n_threads);
 }
 
 #ifdef FNN_X86_TARGETS
@@ -481,11 +487,15 @@ void fnn_conv_wino_dw_chunk(float *dU, const float *x, const float *dout, ptrdif
 
 /* dw (OC, C, r, r) = G^T dU G per channel pair (dU summed over the chunks, (n*n, C8, OC8)), 8 output channels
    at a time (contiguous in dU: vectorisable lanes). */
-void fnn_conv_wino_dw_finish(float *dw, const float *dU, const fnn_conv_shape *s) {
+void fnn_conv_wino_dw_finish(float *dw, const float *dU, const fnn_conv_shape *s, int n_threads) {
     wgeo g = geo_fwd(s);
     const int n = g.n, r = g.r;
     const float *G = mat_G(g.m, r);
     const ptrdiff_t C8 = g.C8, OC8 = g.OC8;
+    int nt = fnn_threads_for(2.0 * (double)s->C * (double)s->OC * (double)(r * n * n + r * r * n), n_threads);
+    if (nt > s->C) nt = (int)s->C;
+    (void)nt;
+    CONV_PAR_FOR(nt)
     for (ptrdiff_t c = 0; c < s->C; c++)
         for (ptrdiff_t o0 = 0; o0 < s->OC; o0 += 8) {
             float tmp[5 * 8][8];   /* tmp[i][b] = sum_a G[a][i] dU[a][b] */
