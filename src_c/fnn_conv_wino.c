@@ -12,7 +12,7 @@
    channels-last buffer (channels padded to a multiple of 8), tiles are transformed 8 channels at a time into
    V (tile rows, channel columns), the n*n products run on the SGEMM's own AVX2 micro-kernels (U packed once
    per call into their 16-column panels; V read in place, 6 tile rows per kernel call), and the output
-   transform writes a channels-last buffer that is transposed back to (OC, OH, OW) with bias and ReLU.
+   transform adds bias and ReLU and writes (OC, OH, OW) through register transposes of each tile row.
    Input gradient: the same routine on dout with the filter transposed over the channels and flipped
    (padding r - 1 - p).  Weight gradient: the adjoint, dU[xi] (C, OC) = sum over tiles V[xi]^T @ dYt[xi] with
    dYt = A dY A^T, summed over a backward chunk's samples in the Winograd domain, then dw = G^T dU G.
@@ -237,43 +237,6 @@ static FNN_TARGET_AVX2 void to_channels_last(float *FNN_RESTRICT dst, ptrdiff_t 
     }
 }
 
-/* out (C, H, W) = channels [0, C) of src (H, rowlen, ld) channels-last (the inverse of to_channels_last). */
-static FNN_TARGET_AVX2 void from_channels_last(float *FNN_RESTRICT out, ptrdiff_t C, ptrdiff_t H, ptrdiff_t W,
-                                               const float *FNN_RESTRICT src, ptrdiff_t rowlen, ptrdiff_t ld) {
-    const ptrdiff_t C8 = C / 8 * 8, W8 = W / 8 * 8;
-    for (ptrdiff_t h = 0; h < H; h++) {
-        const float *sr = src + h * rowlen * ld;
-        for (ptrdiff_t c = 0; c < C8; c += 8) {
-            float *dr = out + (c * H + h) * W;
-            for (ptrdiff_t w = 0; w < W8; w += 8) {
-                __m256 v[8];
-#pragma GCC unroll 8
-                for (int l = 0; l < 8; l++) v[l] = _mm256_loadu_ps(sr + (w + l) * ld + c);
-                fnn_transpose8(v);
-#pragma GCC unroll 8
-                for (int l = 0; l < 8; l++) _mm256_storeu_ps(dr + l * H * W + w, v[l]);
-            }
-            if (W8 == W) continue;
-            const ptrdiff_t w0 = W >= 8 ? W - 8 : 0;
-            __m256 v[8];
-#pragma GCC unroll 8
-            for (int l = 0; l < 8; l++) v[l] = w0 + l < W ? _mm256_loadu_ps(sr + (w0 + l) * ld + c) : _mm256_setzero_ps();
-            fnn_transpose8(v);
-#pragma GCC unroll 8
-            for (int l = 0; l < 8; l++) {
-                if (W >= 8)
-                    _mm256_storeu_ps(dr + l * H * W + w0, v[l]);
-                else
-                    fnn_store_first(dr + l * H * W, v[l], (int)W);
-            }
-        }
-        for (ptrdiff_t c = C8; c < C; c++) {
-            float *dr = out + (c * H + h) * W;
-            for (ptrdiff_t w = 0; w < W; w++) dr[w] = sr[w * ld + c];
-        }
-    }
-}
-
 /* V[xi] rows t (tile), columns = channels: V = B^T d B for every tile and group of 8 channels of xb. */
 #define IN_TRANSFORM(NAME, N, XFORM)                                                                             \
     static FNN_TARGET_AVX2 void NAME(float *FNN_RESTRICT V, const float *FNN_RESTRICT xb, const wgeo *g,       \
@@ -300,11 +263,56 @@ IN_TRANSFORM(in_xform_4, 4, wino_in_4)
 IN_TRANSFORM(in_xform_6, 6, wino_in_6)
 IN_TRANSFORM(in_xform_8, 8, wino_in_8)
 
-/* yb (TH*m, TW*m, OC8) channels-last = A^T M A per tile and group of 8 channels, + bias, ReLU. */
+/* The first n (1..4) floats of v to p. */
+static inline FNN_TARGET_AVX2 __attribute__((always_inline)) void store_first4(float *p, __m128 v, ptrdiff_t n) {
+    if (n >= 4) {
+        _mm_storeu_ps(p, v);
+        return;
+    }
+    if (n >= 2) {
+        _mm_storel_pi((__m64 *)p, v);
+        if (n == 3) _mm_store_ss(p + 2, _mm_movehl_ps(v, v));
+        return;
+    }
+    _mm_store_ss(p, v);
+}
+
+/* One row of a tile, m pixels x 8 channels (y[b]: pixel b, lanes = channels o..o+7), to out (OC, OH, OW) at
+   row oh, columns ow.. (nw <= m of them inside the plane; channels past OC skipped): a register transpose
+   gives each channel's m pixels in one 128-bit (m = 4) or 64-bit (m = 2) piece. */
+static inline FNN_TARGET_AVX2 __attribute__((always_inline)) void store_row_nchw(float *out, const __m256 *y, int m,
+                                                                               ptrdiff_t o, ptrdiff_t oh,
+                                                                               ptrdiff_t ow, ptrdiff_t nw,
+                                                                               const wgeo *g) {
+    const ptrdiff_t plane = g->OH * g->OW, nc = g->OC - o < 8 ? g->OC - o : 8;
+    float *dst = out + o * plane + oh * g->OW + ow;
+    __m128 ch[8];
+    if (m == 4) {
+        __m128 l0 = _mm256_castps256_ps128(y[0]), l1 = _mm256_castps256_ps128(y[1]);
+        __m128 l2 = _mm256_castps256_ps128(y[2]), l3 = _mm256_castps256_ps128(y[3]);
+        __m128 h0 = _mm256_extractf128_ps(y[0], 1), h1 = _mm256_extractf128_ps(y[1], 1);
+        __m128 h2 = _mm256_extractf128_ps(y[2], 1), h3 = _mm256_extractf128_ps(y[3], 1);
+        _MM_TRANSPOSE4_PS(l0, l1, l2, l3);
+        _MM_TRANSPOSE4_PS(h0, h1, h2, h3);
+        ch[0] = l0; ch[1] = l1; ch[2] = l2; ch[3] = l3; ch[4] = h0; ch[5] = h1; ch[6] = h2; ch[7] = h3;
+    } else {   /* m == 2: unpack pairs (c0 p0, c0 p1, c1 p0, c1 p1 | c4 .., c5 ..) */
+        __m256 lo = _mm256_unpacklo_ps(y[0], y[1]), hi = _mm256_unpackhi_ps(y[0], y[1]);
+        __m128 a = _mm256_castps256_ps128(lo), b = _mm256_castps256_ps128(hi);
+        __m128 c = _mm256_extractf128_ps(lo, 1), d = _mm256_extractf128_ps(hi, 1);
+        ch[0] = a; ch[1] = _mm_movehl_ps(a, a); ch[2] = b; ch[3] = _mm_movehl_ps(b, b);
+        ch[4] = c; ch[5] = _mm_movehl_ps(c, c); ch[6] = d; ch[7] = _mm_movehl_ps(d, d);
+    }
+#pragma GCC unroll 8
+    for (int l = 0; l < 8; l++)
+        if (l < nc) store_first4(dst + l * plane, ch[l], nw);
+}
+
+/* out (OC, OH, OW) = A^T M A per tile and group of 8 channels, + bias, ReLU (the tiles' rows and columns
+   past the output are dropped). */
 #define OUT_TRANSFORM(NAME, M_, N, XFORM)                                                                        \
-    static FNN_TARGET_AVX2 void NAME(float *FNN_RESTRICT yb, const float *FNN_RESTRICT Mx, const float *bias,    \
+    static FNN_TARGET_AVX2 void NAME(float *FNN_RESTRICT out, const float *FNN_RESTRICT Mx, const float *bias,   \
                                      int relu, const wgeo *g) {                                                  \
-        const ptrdiff_t OC8 = g->OC8, plane = g->TP * OC8, YW = g->TW * M_;                                      \
+        const ptrdiff_t OC8 = g->OC8, plane = g->TP * OC8;                                                       \
         for (ptrdiff_t o = 0; o < OC8; o += 8) {                                                                 \
             VEC bv = _mm256_setzero_ps();                                                                        \
             if (bias) {                                                                                          \
@@ -314,17 +322,18 @@ IN_TRANSFORM(in_xform_8, 8, wino_in_8)
             }                                                                                                    \
             for (ptrdiff_t t = 0; t < g->T; t++) {                                                               \
                 const ptrdiff_t th = t / g->TW, tw = t % g->TW;                                                  \
+                const ptrdiff_t nw = g->OW - tw * M_ < M_ ? g->OW - tw * M_ : M_;                                \
                 VEC mv[N * N], u[M_ * N], y[M_ * M_];                                                            \
                 _Pragma("GCC unroll 64") for (int q = 0; q < N * N; q++)                                        \
                     mv[q] = _mm256_loadu_ps(Mx + q * plane + t * OC8 + o);                                       \
                 _Pragma("GCC unroll 8") for (int b = 0; b < N; b++) XFORM(u + b, N, mv + b, N);                  \
                 _Pragma("GCC unroll 4") for (int a = 0; a < M_; a++) XFORM(y + a * M_, 1, u + a * N, 1);         \
+                _Pragma("GCC unroll 16") for (int q = 0; q < M_ * M_; q++) {                                    \
+                    y[q] = _mm256_add_ps(y[q], bv);                                                              \
+                    if (relu) y[q] = _mm256_max_ps(y[q], _mm256_setzero_ps());                                   \
+                }                                                                                                \
                 _Pragma("GCC unroll 4") for (int a = 0; a < M_; a++)                                            \
-                    _Pragma("GCC unroll 4") for (int b = 0; b < M_; b++) {                                      \
-                        VEC v = _mm256_add_ps(y[a * M_ + b], bv);                                                \
-                        if (relu) v = _mm256_max_ps(v, _mm256_setzero_ps());                                     \
-                        _mm256_storeu_ps(yb + ((th * M_ + a) * YW + tw * M_ + b) * OC8 + o, v);                  \
-                    }                                                                                            \
+                    if (th * M_ + a < g->OH) store_row_nchw(out, y + a * M_, M_, o, th * M_ + a, tw * M_, nw, g); \
             }                                                                                                    \
         }                                                                                                        \
     }
@@ -411,14 +420,13 @@ static int wino_sample(float *out, const float *in, const float *up, const float
         }
     }
     if (g->r == 5 && g->m == 4)
-        out_xform_4_5(b.yb, b.M, bias, relu, g);
+        out_xform_4_5(out, b.M, bias, relu, g);
     else if (g->r == 5)
-        out_xform_2_5(b.yb, b.M, bias, relu, g);
+        out_xform_2_5(out, b.M, bias, relu, g);
     else if (g->m == 4)
-        out_xform_4_3(b.yb, b.M, bias, relu, g);
+        out_xform_4_3(out, b.M, bias, relu, g);
     else
-        out_xform_2_3(b.yb, b.M, bias, relu, g);
-    from_channels_last(out, g->OC, g->OH, g->OW, b.yb, g->TW * g->m, OC8);   /* back to (OC, OH, OW) */
+        out_xform_2_3(out, b.M, bias, relu, g);
     return FNN_OK;
 }
 
