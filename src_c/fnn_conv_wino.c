@@ -108,11 +108,17 @@ static ptrdiff_t geo_scratch(const wgeo *g, ptrdiff_t rows) {
            g->TH * g->m * g->TW * g->m * g->OC8;
 }
 
-/* Forward and input gradient: one sample (rows padded to the kernels' 6); weight gradient: a backward chunk's
-   samples' tiles stacked (the products' depth). */
+/* Weight gradient: samples whose tiles are stacked into one product per point (its depth): enough for about
+   256 tiles (small planes: up to a backward chunk), one sample for large planes (bounded scratch). */
+static ptrdiff_t dw_group(const wgeo *g) {
+    ptrdiff_t k = (256 + g->T - 1) / g->T;
+    return k < CONV_CHUNK ? k : CONV_CHUNK;
+}
+
+/* Forward and input gradient: one sample (rows padded to the kernels' 6); weight gradient: dw_group samples. */
 ptrdiff_t fnn_conv_wino_scratch_floats(const fnn_conv_shape *s) {
     wgeo f = geo_fwd(s), d = geo_dx(s);
-    ptrdiff_t a = geo_scratch(&f, f.TP), b = geo_scratch(&d, d.TP), c = geo_scratch(&f, CONV_CHUNK * f.T);
+    ptrdiff_t a = geo_scratch(&f, f.TP), b = geo_scratch(&d, d.TP), c = geo_scratch(&f, dw_group(&f) * f.T);
     a = a > b ? a : b;
     return a > c ? a : c;
 }
@@ -442,37 +448,43 @@ void fnn_conv_wino_dx_sample(float *dx, const float *dout, const float *filters,
     wino_sample(dx, dout, filters + (ptrdiff_t)f.n * f.n * f.C8 * f.OC16, NULL, 0, &g, scratch);
 }
 
-/* dU (n*n, C8, OC8) = sum over the nn samples' tiles of V[xi]^T (C8, tiles) @ dYt[xi] (tiles, OC8): the
-   samples' tiles stacked into one product per point (depth nn * T), so each dU element is stored once. */
+/* dU (n*n, C8, OC8) = sum over the ns samples' tiles of V[xi]^T (C8, tiles) @ dYt[xi] (tiles, OC8): groups of
+   dw_group samples' tiles stacked into one product per point (depth group * T), so each dU element is stored
+   once per group; the groups accumulate in order. */
 void fnn_conv_wino_dw_chunk(float *dU, const float *x, const float *dout, ptrdiff_t ns, const fnn_conv_shape *s,
                             float *scratch) {
     const fnn_gemm_arch_t *ar = fnn_gemm_arch_avx2();
     wgeo g = geo_fwd(s);
-    const ptrdiff_t nn = (ptrdiff_t)g.n * g.n, C8 = g.C8, OC8 = g.OC8, rows = ns * g.T;
-    wbufs b = bufs(scratch, &g, rows);
-    for (ptrdiff_t i = 0; i < ns; i++) {
-        in_transform(&b, x + i * s->C * s->H * s->W, &g, rows, i * g.T);
-        /* dY channels-last over whole tiles (zero past the output), then dYt into the M buffer */
-        to_channels_last(b.yb, g.TH * g.m, g.TW * g.m, OC8, dout + i * s->OC * g.OH * g.OW, g.OC, g.OH, g.OW, 0, 0);
-        if (g.r == 5 && g.m == 4)
-            outT_xform_4_5(b.M, b.yb, &g, rows, i * g.T);
-        else if (g.r == 5)
-            outT_xform_2_5(b.M, b.yb, &g, rows, i * g.T);
-        else if (g.m == 4)
-            outT_xform_4_3(b.M, b.yb, &g, rows, i * g.T);
-        else
-            outT_xform_2_3(b.M, b.yb, &g, rows, i * g.T);
-    }
-    for (ptrdiff_t q = 0; q < nn; q++) {
-        const float *Vq = b.V + q * rows * C8, *Dq = b.M + q * rows * OC8;
-        float *Uq = dU + q * C8 * OC8;
-        for (ptrdiff_t j0 = 0; j0 < OC8; j0 += 16) {
-            const int nr = OC8 - j0 < 16 ? (int)(OC8 - j0) : 16;
-            fnn_ukr_t uk = nr <= 8 ? ar->ukr_col_half : ar->ukr_col;
-            for (ptrdiff_t c0 = 0; c0 < C8; c0 += 6) {
-                const int mr = C8 - c0 < 6 ? (int)(C8 - c0) : 6;
-                /* A = V^T read in place (column form, stride C8), B = dYt rows read in place */
-                uk(rows, Vq + c0, C8, Dq + j0, OC8, Uq + c0 * OC8 + j0, OC8, 1.0f, 0.0f, mr, nr);
+    const ptrdiff_t nn = (ptrdiff_t)g.n * g.n, C8 = g.C8, OC8 = g.OC8, G = dw_group(&g);
+    for (ptrdiff_t s0 = 0; s0 < ns; s0 += G) {
+        const ptrdiff_t gs = ns - s0 < G ? ns - s0 : G, rows = gs * g.T;
+        const float beta = s0 == 0 ? 0.0f : 1.0f;
+        wbufs b = bufs(scratch, &g, rows);
+        for (ptrdiff_t i = 0; i < gs; i++) {
+            in_transform(&b, x + (s0 + i) * s->C * s->H * s->W, &g, rows, i * g.T);
+            /* dY channels-last over whole tiles (zero past the output), then dYt into the M buffer */
+            to_channels_last(b.yb, g.TH * g.m, g.TW * g.m, OC8, dout + (s0 + i) * s->OC * g.OH * g.OW, g.OC, g.OH,
+                             g.OW, 0, 0);
+            if (g.r == 5 && g.m == 4)
+                outT_xform_4_5(b.M, b.yb, &g, rows, i * g.T);
+            else if (g.r == 5)
+                outT_xform_2_5(b.M, b.yb, &g, rows, i * g.T);
+            else if (g.m == 4)
+                outT_xform_4_3(b.M, b.yb, &g, rows, i * g.T);
+            else
+                outT_xform_2_3(b.M, b.yb, &g, rows, i * g.T);
+        }
+        for (ptrdiff_t q = 0; q < nn; q++) {
+            const float *Vq = b.V + q * rows * C8, *Dq = b.M + q * rows * OC8;
+            float *Uq = dU + q * C8 * OC8;
+            for (ptrdiff_t j0 = 0; j0 < OC8; j0 += 16) {
+                const int nr = OC8 - j0 < 16 ? (int)(OC8 - j0) : 16;
+                fnn_ukr_t uk = nr <= 8 ? ar->ukr_col_half : ar->ukr_col;
+                for (ptrdiff_t c0 = 0; c0 < C8; c0 += 6) {
+                    const int mr = C8 - c0 < 6 ? (int)(C8 - c0) : 6;
+                    /* A = V^T read in place (column form, stride C8), B = dYt rows read in place */
+                    uk(rows, Vq + c0, C8, Dq + j0, OC8, Uq + c0 * OC8 + j0, OC8, 1.0f, beta, mr, nr);
+                }
             }
         }
     }

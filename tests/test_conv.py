@@ -268,6 +268,7 @@ WINO_CASES = [c for c in CASES if fastnn_wino_geometry(c)] + [
     (3, 5, 2, 2, 7, 3, 3, (1, 1), (1, 1), (1, 1), 1),        # tiny map: F(2x2, 3x3)
     (2, 12, 3, 2, 9, 3, 3, (1, 1), (1, 1), (1, 1), 1),       # F(2x2, 3x3), one tile column
     (2, 3, 9, 8, 5, 5, 5, (1, 1), (4, 1), (1, 1), 1),        # padding K-1 (zero-width input-gradient border)
+    (3, 8, 64, 64, 16, 3, 3, (1, 1), (1, 1), (1, 1), 1),     # 256 tiles a sample: weight gradient per sample
     (3, 6, 2, 2, 9, 5, 5, (1, 1), (2, 2), (1, 1), 1),        # tiny map: F(2x2, 5x5)
     (2, 4, 1, 2, 5, 5, 5, (1, 1), (2, 2), (1, 1), 1),        # F(2x2, 5x5), one pixel row
 ]
