@@ -32,7 +32,9 @@ static inline FNN_TARGET_AVX2 __attribute__((always_inline)) void fnn_transpose8
    or store on Zen 3); fnn_load_first gives 0 in lanes n..7. */
 static inline FNN_TARGET_AVX2 __attribute__((always_inline)) __m128 fnn_load_upto4(const float *p, int n) {
     if (n >= 4) return _mm_loadu_ps(p);
-    __m128 r = n >= 2 ? _mm_castpd_ps(_mm_load_sd((const double *)p)) : _mm_load_ss(p);
+    /* two floats by movlps (a builtin: no double-typed access to a float pointer, which UBSan flags as
+       misaligned) */
+    __m128 r = n >= 2 ? _mm_loadl_pi(_mm_setzero_ps(), (const __m64 *)p) : _mm_load_ss(p);
     return n == 3 ? _mm_movelh_ps(r, _mm_load_ss(p + 2)) : r;
 }
 
