@@ -98,6 +98,20 @@ static ptrdiff_t n_col_bufs(const fnn_conv_shape *s, int n_threads) {
     return nt < s->N ? nt : s->N;
 }
 
+/* The workspace's regions, in order: column buffers, weight-gradient partials, the direct route's flipped
+   weights, the Winograd route's transformed filters. */
+static float *ws_partials(const fnn_conv_shape *s, float *ws, int n_threads) {
+    return ws + n_col_bufs(s, n_threads) * col_floats(s);
+}
+
+static float *ws_flip(const fnn_conv_shape *s, float *ws, int n_threads) {
+    return ws_partials(s, ws, n_threads) + n_partials(s) * partial_floats(s);
+}
+
+static float *ws_wino(const fnn_conv_shape *s, float *ws, int n_threads) {
+    return ws_flip(s, ws, n_threads) + flip_floats(s);
+}
+
 ptrdiff_t fnn_conv_workspace_floats(const fnn_conv_shape *s, int n_threads) {
     if (!shape_ok(s)) return 0;
     ptrdiff_t part = n_partials(s) * partial_floats(s);
@@ -205,7 +219,7 @@ int fnn_conv2d_forward_ep(float *out, const float *x, const float *w, const floa
     c.colsz = col_floats(s);
     if (c.colsz && !ws) return FNN_ERR_ARG;
     if (c.wino_fwd) {
-        float *wf = ws + n_col_bufs(s, n_threads) * c.colsz + n_partials(s) * partial_floats(s) + flip_floats(s);
+        float *wf = ws_wino(s, ws, n_threads);
         fnn_conv_wino_prepare(wf, w, s, 1, 0, n_threads);
         c.wino = wf;
     }
@@ -326,15 +340,15 @@ int fnn_conv2d_backward(float *dx, float *dw, float *db, const float *dout, cons
     const ptrdiff_t nch = n_chunks(s);
     const int use_part = n_partials(s) > 0;
     if ((c.colsz || use_part) && !ws) return FNN_ERR_ARG;
-    float *part = ws + n_col_bufs(s, n_threads) * c.colsz;
+    float *part = ws_partials(s, ws, n_threads);
     c.direct_dx = !c.wino_dx && dx && s->C >= 4 && fnn_conv_direct_ok(s) && !narrow;   /* C < 4: tiles mostly empty */
     if (c.direct_dx) {
-        float *wf = part + n_partials(s) * partial_floats(s);
+        float *wf = ws_flip(s, ws, n_threads);
         fnn_conv_direct_flip_weights(wf, w, s);
         c.wflip = wf;
     }
     if (c.wino_dx) {
-        float *wf = part + n_partials(s) * partial_floats(s) + flip_floats(s);
+        float *wf = ws_wino(s, ws, n_threads);
         fnn_conv_wino_prepare(wf, w, s, 0, 1, n_threads);
         c.wino = wf;
     }

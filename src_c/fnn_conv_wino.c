@@ -101,11 +101,11 @@ static wgeo geo_dx(const fnn_conv_shape *s) {
 #define V_SLACK 8   /* the weight gradient's column-form kernel reads up to 5 floats past the last V row */
 
 /* Per-thread scratch of one direction with `rows` tile rows in V and M (or dYt): the bordered input, V, M,
-   the channels-last output tiles. */
-static ptrdiff_t geo_scratch(const wgeo *g, ptrdiff_t rows) {
+   and (weight gradient: dy) the channels-last output-gradient tiles. */
+static ptrdiff_t geo_scratch(const wgeo *g, ptrdiff_t rows, int dy) {
     const ptrdiff_t nn = (ptrdiff_t)g->n * g->n;
     return g->HB * g->WB * g->C8 + nn * rows * g->C8 + V_SLACK + nn * rows * g->OC8 +
-           g->TH * g->m * g->TW * g->m * g->OC8;
+           (dy ? g->TH * g->m * g->TW * g->m * g->OC8 : 0);
 }
 
 /* Weight gradient: samples whose tiles are stacked into one product per point (its depth): enough for about
@@ -118,7 +118,7 @@ static ptrdiff_t dw_group(const wgeo *g) {
 /* Forward and input gradient: one sample (rows padded to the kernels' 6); weight gradient: dw_group samples. */
 ptrdiff_t fnn_conv_wino_scratch_floats(const fnn_conv_shape *s) {
     wgeo f = geo_fwd(s), d = geo_dx(s);
-    ptrdiff_t a = geo_scratch(&f, f.TP), b = geo_scratch(&d, d.TP), c = geo_scratch(&f, dw_group(&f) * f.T);
+    ptrdiff_t a = geo_scratch(&f, f.TP, 0), b = geo_scratch(&d, d.TP, 0), c = geo_scratch(&f, dw_group(&f) * f.T, 1);
     a = a > b ? a : b;
     return a > c ? a : c;
 }
@@ -375,7 +375,7 @@ OUTT_TRANSFORM(outT_xform_4_3, 4, 6, wino_outT_4_3)
 OUTT_TRANSFORM(outT_xform_2_5, 2, 6, wino_outT_2_5)
 OUTT_TRANSFORM(outT_xform_4_5, 4, 8, wino_outT_4_5)
 
-/* Scratch layout of one direction. */
+/* Scratch layout of one direction (yb: weight gradient only). */
 typedef struct {
     float *xb, *V, *M, *yb;
 } wbufs;
@@ -390,20 +390,31 @@ static wbufs bufs(float *scratch, const wgeo *g, ptrdiff_t rows) {
     return b;
 }
 
+/* The transforms of one F(m, r). */
+typedef struct {
+    void (*in)(float *, const float *, const wgeo *, ptrdiff_t, ptrdiff_t);
+    void (*out)(float *, const float *, const float *, int, const wgeo *);
+    void (*outT)(float *, const float *, const wgeo *, ptrdiff_t, ptrdiff_t);
+} wxforms;
+
+static wxforms xforms(const wgeo *g) {
+    static const wxforms f23 = {in_xform_4, out_xform_2_3, outT_xform_2_3},
+                         f43 = {in_xform_6, out_xform_4_3, outT_xform_4_3},
+                         f25 = {in_xform_6, out_xform_2_5, outT_xform_2_5},
+                         f45 = {in_xform_8, out_xform_4_5, outT_xform_4_5};
+    if (g->r == 5) return g->m == 4 ? f45 : f25;
+    return g->m == 4 ? f43 : f23;
+}
+
 /* V rows [row0, row0 + T) of planes of `rows` rows = the input transform of in (C, H, W) */
 static void in_transform(const wbufs *b, const float *in, const wgeo *g, ptrdiff_t rows, ptrdiff_t row0) {
     to_channels_last(b->xb, g->HB, g->WB, g->C8, in, g->C, g->H, g->W, g->PH, g->PW);
-    if (g->n == 4)
-        in_xform_4(b->V, b->xb, g, rows, row0);
-    else if (g->n == 6)
-        in_xform_6(b->V, b->xb, g, rows, row0);
-    else
-        in_xform_8(b->V, b->xb, g, rows, row0);
+    xforms(g).in(b->V, b->xb, g, rows, row0);
 }
 
 /* out (OC, OH, OW) = conv(in (C, H, W)) of one sample in direction g, filters up (pack_filters). */
-static int wino_sample(float *out, const float *in, const float *up, const float *bias, int relu, const wgeo *g,
-                       float *scratch) {
+static void wino_sample(float *out, const float *in, const float *up, const float *bias, int relu, const wgeo *g,
+                        float *scratch) {
     const fnn_gemm_arch_t *ar = fnn_gemm_arch_avx2();
     const ptrdiff_t nn = (ptrdiff_t)g->n * g->n, C8 = g->C8, OC8 = g->OC8;
     wbufs b = bufs(scratch, g, g->TP);
@@ -425,15 +436,7 @@ static int wino_sample(float *out, const float *in, const float *up, const float
             }
         }
     }
-    if (g->r == 5 && g->m == 4)
-        out_xform_4_5(out, b.M, bias, relu, g);
-    else if (g->r == 5)
-        out_xform_2_5(out, b.M, bias, relu, g);
-    else if (g->m == 4)
-        out_xform_4_3(out, b.M, bias, relu, g);
-    else
-        out_xform_2_3(out, b.M, bias, relu, g);
-    return FNN_OK;
+    xforms(g).out(out, b.M, bias, relu, g);
 }
 
 void fnn_conv_wino_forward_sample(float *out, const float *x, const float *filters, const float *bias, int relu,
@@ -465,14 +468,7 @@ void fnn_conv_wino_dw_chunk(float *dU, const float *x, const float *dout, ptrdif
             /* dY channels-last over whole tiles (zero past the output), then dYt into the M buffer */
             to_channels_last(b.yb, g.TH * g.m, g.TW * g.m, OC8, dout + (s0 + i) * s->OC * g.OH * g.OW, g.OC, g.OH,
                              g.OW, 0, 0);
-            if (g.r == 5 && g.m == 4)
-                outT_xform_4_5(b.M, b.yb, &g, rows, i * g.T);
-            else if (g.r == 5)
-                outT_xform_2_5(b.M, b.yb, &g, rows, i * g.T);
-            else if (g.m == 4)
-                outT_xform_4_3(b.M, b.yb, &g, rows, i * g.T);
-            else
-                outT_xform_2_3(b.M, b.yb, &g, rows, i * g.T);
+            xforms(&g).outT(b.M, b.yb, &g, rows, i * g.T);
         }
         for (ptrdiff_t q = 0; q < nn; q++) {
             const float *Vq = b.V + q * rows * C8, *Dq = b.M + q * rows * OC8;
