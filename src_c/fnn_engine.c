@@ -190,7 +190,30 @@ static int check_optimizer(const fnn_optimizer *o, const fnn_plan *p) {
     return FNN_OK;
 }
 
-int fnn_plan_train(fnn_train_stats *stats, fnn_optimizer *opt, const fnn_plan *p, const float *x,
+void fnn_plan_release(fnn_plan *p) {
+    if (!p || !p->train_ws) return;
+    fnn_ws_free((fnn_workspace *)p->train_ws);
+    free(p->train_ws);
+    p->train_ws = NULL;
+}
+
+/* The plan's training workspace for batches of at most max_batch rows: the cached one when it was laid out for
+   the same max_batch (its layout depends on it), else a new one that replaces it.  NULL when out of memory. */
+static fnn_workspace *train_workspace(fnn_plan *p, ptrdiff_t max_batch) {
+    fnn_workspace *w = (fnn_workspace *)p->train_ws;
+    if (w && w->block && w->max_batch == max_batch) return w;
+    fnn_plan_release(p);
+    w = (fnn_workspace *)malloc(sizeof(*w));
+    if (!w) return NULL;
+    if (fnn_ws_alloc(w, p, max_batch, 1, 1)) {
+        free(w);
+        return NULL;
+    }
+    p->train_ws = w;
+    return w;
+}
+
+int fnn_plan_train(fnn_train_stats *stats, fnn_optimizer *opt, fnn_plan *p, const float *x,
                    const float *target, const int32_t *labels, const float *weights, const int64_t *order,
                    ptrdiff_t n, ptrdiff_t batch, ptrdiff_t batch_lo, ptrdiff_t batch_hi, int n_threads) {
     stats->loss_sum = 0.0;
@@ -207,26 +230,27 @@ int fnn_plan_train(fnn_train_stats *stats, fnn_optimizer *opt, const fnn_plan *p
     int penalised = 0;
     for (int l = 0; l < p->n_layers; l++)
         penalised |= p->layers[l].l1 != 0.0f || p->layers[l].l2 != 0.0f;
-    fnn_workspace w;
-    st = fnn_ws_alloc(&w, p, batch < n ? batch : n, 1, 1);
-    if (st) return st;
+    fnn_workspace *wp = train_workspace(p, batch < n ? batch : n);
+    if (!wp) return FNN_ERR_NOMEM;
     for (ptrdiff_t b = batch_lo; b < batch_hi && !st; b++) {
         ptrdiff_t lo = b * batch, B = n - lo < batch ? n - lo : batch;
         uint64_t step = (uint64_t)opt->step + p->rng_offset;  /* keys this batch's random numbers */
-        gather(&w, p, x, target, labels, weights, order, lo, B);
+        gather(wp, p, x, target, labels, weights, order, lo, B);
         if (p->n_aug > 0) {
-            st = fnn_augment_batch(w.xb, p->aug, p->n_aug, B, p->aug_c, p->aug_h, p->aug_w,
+            st = fnn_augment_batch(wp->xb, p->aug, p->n_aug, B, p->aug_c, p->aug_h, p->aug_w,
                                    p->seed ^ 0x5DEECE66DA3C1F0BULL, step, n_threads);
             if (st) break;
         }
         const float *pred;
         double loss = 0.0;
-        st = fnn_forward(&pred, &w, p, w.xb, B, 1, 1, step, n_threads);
+        st = fnn_forward(&pred, wp, p, wp->xb, B, 1, 1, step, n_threads);
         if (st) break;
-        st = fnn_loss_forward_backward(w.g[p->n_layers - 1], &loss, pred, target ? w.tb : NULL, labels ? w.lb : NULL,
-                                       p->loss_kind, p->loss_delta, 1.0f, B, p->out_dim, n_threads);
+        st = fnn_loss_forward_backward(wp->g[p->n_layers - 1], &loss, pred, target ? wp->tb : NULL,
+                                       labels ? wp->lb : NULL, p->loss_kind, p->loss_delta, 1.0f, B, p->out_dim,
+                                       n_threads);
         if (!st && weights)
-            st = weigh_loss(w.g[p->n_layers - 1], &loss, p, pred, target ? w.tb : NULL, labels ? w.lb : NULL, w.wb, B);
+            st = weigh_loss(wp->g[p->n_layers - 1], &loss, p, pred, target ? wp->tb : NULL, labels ? wp->lb : NULL,
+                            wp->wb, B);
         if (st) break;
         if (penalised) loss += fnn_plan_penalty(p);
         if (!isfinite(loss)) {
@@ -235,13 +259,12 @@ int fnn_plan_train(fnn_train_stats *stats, fnn_optimizer *opt, const fnn_plan *p
             break;
         }
         stats->loss_sum += loss * (double)B;
-        stats->correct += count_correct(pred, target ? w.tb : NULL, labels ? w.lb : NULL, p->loss_kind, B,
+        stats->correct += count_correct(pred, target ? wp->tb : NULL, labels ? wp->lb : NULL, p->loss_kind, B,
                                         p->out_dim);
         stats->seen += B;
-        st = fnn_backward(&w, p, w.xb, B, 1, step, n_threads);
+        st = fnn_backward(wp, p, wp->xb, B, 1, step, n_threads);
         if (!st) st = apply_update(opt, p, opt->lr_scale ? opt->lr_scale[b - batch_lo] : 1.0f, n_threads);
     }
-    fnn_ws_free(&w);
     return st;
 }
 

@@ -67,7 +67,13 @@ typedef struct {
     ptrdiff_t aug_c, aug_h, aug_w; /* their image shape (aug_c * aug_h * aug_w = in_dim) */
     uint64_t rng_offset;  /* added to the optimizer's step to form the random stream of a training batch (the
                              steps taken by the model's earlier optimizers, so a switch does not replay masks) */
+    void *train_ws;       /* owned: fnn_plan_train's workspace, kept between calls (an epoch trained in chunks, the
+                             epochs of a fit) so its pages are not faulted in again; NULL until the first call,
+                             released by fnn_plan_release.  Start a plan zeroed. */
 } fnn_plan;
+
+/* Frees what the plan owns (its cached training workspace); the plan stays usable. */
+void fnn_plan_release(fnn_plan *plan);
 
 /* Checks a plan's descriptors (dimensions chain, offsets inside the buffers, known kinds). */
 int fnn_plan_check(const fnn_plan *plan);
@@ -110,7 +116,7 @@ void fnn_shuffle(int64_t *order, ptrdiff_t n, uint64_t seed, uint64_t epoch);
    Stops with FNN_ERR_NONFINITE (stats->bad_batch set) when a batch's loss is NaN/Inf, before updating. */
 /* weights (N) (may be NULL): per-sample loss weights; the batch loss becomes sum_i w_i l_i / rows (Keras's
    convention; l_i the sample's loss under the plan's reduction) and each row's gradient is scaled by w_i. */
-int fnn_plan_train(fnn_train_stats *stats, fnn_optimizer *opt, const fnn_plan *plan, const float *x,
+int fnn_plan_train(fnn_train_stats *stats, fnn_optimizer *opt, fnn_plan *plan, const float *x,
                    const float *target, const int32_t *labels, const float *weights, const int64_t *order,
                    ptrdiff_t n, ptrdiff_t batch, ptrdiff_t batch_lo, ptrdiff_t batch_hi, int n_threads);
 

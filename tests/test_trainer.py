@@ -72,6 +72,33 @@ def test_chunked_training_is_bitwise_identical(rng):
     assert seen[:7] == [4, 9, 14, 19, 24, 29, 34]
 
 
+def test_kept_workspace_gives_the_same_training(rng):
+    # the plan keeps its training workspace between fit calls and lays it out again when the batch size
+    # changes: the same weights as with a fresh workspace for every call
+    X, y = blobs(rng)
+    a, b = net(dropout=0.2), net(dropout=0.2)
+    for bs in (7, 16, 16, 240, 7):
+        a.fit(X, y, epochs=1, batch_size=bs, verbose=0)
+        b._plan.release_workspace()
+        b.fit(X, y, epochs=1, batch_size=bs, verbose=0)
+        assert np.array_equal(a.params, b.params), bs
+    X = rng.standard_normal((60, 3, 9, 9)).astype(np.float32)     # and a conv net with its kernels' scratch
+    y = rng.integers(0, 3, 60)
+
+    def cnn():
+        m = fnn.Sequential([fnn.Conv2d(3, 16, 3, padding=1), fnn.BatchNorm2d(16), fnn.ReLU(), fnn.MaxPool2d(2),
+                            fnn.Conv2d(16, 16, 3, stride=2), fnn.Flatten(), fnn.Linear(16, 3)],
+                           input_shape=(3, 9, 9), seed=1)
+        return m.compile("cross_entropy", fnn.optim.SGD(lr=0.05, momentum=0.9))
+
+    a, b = cnn(), cnn()
+    for bs in (8, 60, 8):
+        a.fit(X, y, epochs=1, batch_size=bs, verbose=0)
+        b._plan.release_workspace()
+        b.fit(X, y, epochs=1, batch_size=bs, verbose=0)
+        assert np.array_equal(a.params, b.params), bs
+
+
 def test_progress_formats(rng):
     X, y = blobs(rng)
     tty = FakeTTY()

@@ -42,6 +42,7 @@ cdef class Plan:
     cdef object params_arr, grads_arr
     cdef readonly Py_ssize_t in_dim, out_dim
     cdef readonly int loss_kind
+    cdef bint training   # a train() call is running (it owns the plan's cached training workspace)
 
     def __cinit__(self):
         self.descs = NULL
@@ -132,8 +133,15 @@ cdef class Plan:
                              "offset lies outside the parameter buffer)")
 
     def __dealloc__(self):
+        fnn_plan_release(&self.plan)
         free(self.descs)
         free(self.aug_ops)
+
+    def release_workspace(self):
+        """Free the training workspace the plan keeps between train() calls (the next call allocates it)."""
+        if self.training:
+            raise RuntimeError("cannot release the workspace of a model that is training")
+        fnn_plan_release(&self.plan)
 
     def set_augment(self, ops, Py_ssize_t c=0, Py_ssize_t h=0, Py_ssize_t w=0):
         """Augment every training batch with ops (op dicts, see fastnn.augment) on (c, h, w) images; None
@@ -207,6 +215,7 @@ cdef class Plan:
         cdef fnn_optim_desc *descs = NULL
         cdef fnn_param_range *rng = NULL
         cdef const float *wp
+        cdef bint owner = False
         if x.shape[1] != self.in_dim:
             raise ValueError(f"X has {x.shape[1]} features, the network expects {self.in_dim}")
         self._targets(n, target, labels, &tp, &lp)
@@ -250,10 +259,16 @@ cdef class Plan:
             opt.step = step
             opt.clip_norm = clip_norm
             opt.clip_value = clip_value
+            if self.training:
+                raise RuntimeError("this model is already training in another thread; one model trains one "
+                                   "batch stream at a time")
+            self.training = owner = True
             with nogil:
                 st = fnn_plan_train(&stats, &opt, &self.plan, &x[0, 0], tp, lp, wp, op, n, batch, batch_lo,
                                     batch_hi, n_threads)
         finally:
+            if owner:
+                self.training = False
             free(descs)
             free(rng)
         if st == FNN_ERR_NONFINITE:

@@ -86,8 +86,9 @@ cdef extern from "fnn_engine.h" nogil:
         int64_t seen
         int64_t bad_batch
     int fnn_plan_check(const fnn_plan *plan)
+    void fnn_plan_release(fnn_plan *plan)
     void fnn_shuffle(int64_t *order, Py_ssize_t n, uint64_t seed, uint64_t epoch)
-    int fnn_plan_train(fnn_train_stats *stats, fnn_optimizer *opt, const fnn_plan *plan, const float *x,
+    int fnn_plan_train(fnn_train_stats *stats, fnn_optimizer *opt, fnn_plan *plan, const float *x,
                        const float *target, const int32_t *labels, const float *weights, const int64_t *order,
                        Py_ssize_t n, Py_ssize_t batch, Py_ssize_t batch_lo, Py_ssize_t batch_hi, int n_threads)
     double fnn_plan_penalty(const fnn_plan *plan)
