@@ -44,6 +44,16 @@ static int relu_fused(const fnn_plan *p, int l) {
     return 1;
 }
 
+// how many input slots of the plan's layers read layer l's output
+static int readers(const fnn_plan *p, int l) {
+    int n = 0;
+    for (int j = l + 1; j < p->n_layers; j++) {
+        const fnn_layer_desc *D = &p->layers[j];
+        n += (D->src == l) + (D->kind == FNN_LAYER_ADD && D->src2 == l);
+    }
+    return n;
+}
+
 static ptrdiff_t conv_ws_floats(const fnn_plan *p, ptrdiff_t B, int nt) {
     ptrdiff_t m = 0;
     for (int l = 0; l < p->n_layers; l++) {
@@ -120,6 +130,15 @@ int fnn_ws_alloc(fnn_workspace *w, const fnn_plan *p, ptrdiff_t max_batch, int t
             }
         }
         if (L > 0) w->live[L - 1] = 1;
+        /* ADD and FLATTEN hand their output gradient on unchanged: an input they are the only reader of takes
+           their gradient buffer as its own instead of a copy (walked downwards, so a chain of them shares one) */
+        for (int l = L - 1; l >= 0; l--) {
+            const fnn_layer_desc *D = &p->layers[l];
+            if (D->kind != FNN_LAYER_ADD && D->kind != FNN_LAYER_FLATTEN) continue;
+            int srcs[2] = {D->src, D->kind == FNN_LAYER_ADD ? D->src2 : -1};
+            for (int k = 0; k < 2; k++)
+                if (srcs[k] >= 0 && readers(p, srcs[k]) == 1) w->g[srcs[k]] = w->g[l];
+        }
     }
     if (gather) {
         w->xb = f; f += round16(B * p->in_dim);
@@ -447,12 +466,12 @@ int fnn_backward(fnn_workspace *w, const fnn_plan *p, const float *xb, ptrdiff_t
                                  L->w_off >= 0 ? p->params + L->w_off : NULL, B, L->bn_c, L->bn_s, nt);
             break;
         }
-        case FNN_LAYER_FLATTEN:
-            if (dx) memcpy(dx, dy, (size_t)n_in * sizeof(float));
+        case FNN_LAYER_FLATTEN:   /* dx == dy: the input's gradient buffer is this layer's (fnn_ws_alloc) */
+            if (dx && dx != dy) memcpy(dx, dy, (size_t)n_in * sizeof(float));
             break;
         case FNN_LAYER_ADD:
-            if (dx) memcpy(dx, dy, (size_t)n_in * sizeof(float));
-            if (L->src2 >= 0) {
+            if (dx && dx != dy) memcpy(dx, dy, (size_t)n_in * sizeof(float));
+            if (L->src2 >= 0 && w->g[L->src2] != dy) {
                 float *g2 = w->g[L->src2];
                 if (w->first[2 * l + 1]) memcpy(g2, dy, (size_t)n_in * sizeof(float));
                 else add_into(g2, dy, n_in);
