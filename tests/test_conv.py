@@ -322,6 +322,15 @@ COL_CASES = [
     (2, 10, 21, 3, 3, (2, 2), (2, 1), (1, 2)),      # stride 2, pads both sides, dilation
     (3, 7, 70, 3, 3, (1, 2), (1, 1), (1, 1)),       # stride 2 over several vectors
     (2, 9, 41, 1, 1, (2, 2), (0, 0), (1, 1)),       # 1x1 stride 2
+    # stride 2, dilation 1 along W (the AVX2 even/odd row split): the ResNet's planes, odd widths, 8-column
+    # multiples, a single output column, 5x5 with pad 2, vertical stride 1 and dilation 2
+    (3, 28, 28, 3, 3, (2, 2), (1, 1), (1, 1)),
+    (2, 14, 14, 3, 3, (2, 2), (1, 1), (1, 1)),
+    (2, 7, 7, 3, 3, (2, 2), (1, 1), (1, 1)),
+    (2, 5, 32, 3, 3, (2, 2), (1, 1), (1, 1)),
+    (2, 4, 2, 3, 3, (2, 2), (1, 1), (1, 1)),
+    (2, 11, 19, 5, 5, (2, 2), (2, 2), (1, 1)),
+    (2, 9, 23, 3, 4, (1, 2), (0, 3), (2, 1)),
     (2, 9, 17, 3, 4, (1, 3), (1, 2), (1, 1)),       # stride 3 (the portable loop on every ISA)
     (1, 66, 70, 3, 3, (1, 1), (1, 1), (1, 1)),      # a plane past the AVX2 col2im scratch
     (1, 28, 28, 5, 5, (1, 1), (2, 2), (1, 1)),
