@@ -27,14 +27,15 @@ ptrdiff_t fnn_layer_weight_rows(const fnn_layer_desc *L) {
 
 static ptrdiff_t dim_of(const fnn_plan *p, int src) { return src >= 0 ? p->layers[src].out_dim : p->in_dim; }
 
-/* 1 when Linear, Conv2d or batch-norm layer l takes the ReLU of layer l + 1 into its forward pass (the GEMM
-   epilogue; BN's affine pass): l + 1 is a ReLU reading l, and no other layer reads l.  The ReLU's output then
-   aliases the layer's (its pre-activation values are never needed: its backward reads its input, and the
-   ReLU's backward mask x > 0 is the same on relu(x)).  Decided once per workspace: the aliased output buffers are what the forward pass reads. */
+/* 1 when Linear, Conv2d, batch-norm or Add layer l takes the ReLU of layer l + 1 into its forward pass (the GEMM
+   epilogue; BN's affine pass; the sum): l + 1 is a ReLU reading l, and no other layer reads l.  The ReLU's
+   output then aliases the layer's (its pre-activation values are never needed: its backward reads its input,
+   and the ReLU's backward mask x > 0 is the same on relu(x)).  Decided once per workspace: the aliased output
+   buffers are what the forward pass reads. */
 static int relu_fused(const fnn_plan *p, int l) {
     if (l < 0 || l + 1 >= p->n_layers) return 0;
     const int k = p->layers[l].kind;
-    if (k != FNN_LAYER_LINEAR && k != FNN_LAYER_CONV && k != FNN_LAYER_BATCHNORM) return 0;
+    if (k != FNN_LAYER_LINEAR && k != FNN_LAYER_CONV && k != FNN_LAYER_BATCHNORM && k != FNN_LAYER_ADD) return 0;
     const fnn_layer_desc *A = &p->layers[l + 1];
     if (A->kind != FNN_LAYER_ACT || A->act.kind != FNN_ACT_RELU || A->src != l) return 0;
     for (int j = l + 2; j < p->n_layers; j++) {
@@ -232,9 +233,31 @@ static void bias_grad(float *FNN_RESTRICT db, const float *FNN_RESTRICT dy, ptrd
 }
 
 // y (n) += x (n)
-static void add_into(float *FNN_RESTRICT y, const float *FNN_RESTRICT x, ptrdiff_t n) {
-    for (ptrdiff_t i = 0; i < n; i++) y[i] += x[i];
+#define EW_BLOCK 4096   /* floats per work unit of the elementwise passes */
+
+/* y = a + b, or max(a + b, 0) when relu; y may be a.  Blocks of EW_BLOCK on up to nt threads (elementwise:
+   every split gives the same bits). */
+static void ew_add(float *y, const float *a, const float *b, ptrdiff_t n, int relu, int nt) {
+    const ptrdiff_t nb = (n + EW_BLOCK - 1) / EW_BLOCK;
+    int t = fnn_threads_for(2.0 * (double)n, nt);   /* memory-bound: two reads and a write per float */
+    (void)t;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(t) schedule(static) if (t > 1)
+#endif
+    for (ptrdiff_t k = 0; k < nb; k++) {
+        const ptrdiff_t lo = k * EW_BLOCK, hi = lo + EW_BLOCK < n ? lo + EW_BLOCK : n;
+        if (relu) {
+            for (ptrdiff_t i = lo; i < hi; i++) {
+                const float v = a[i] + b[i];
+                y[i] = v > 0.0f ? v : 0.0f;
+            }
+        } else {
+            for (ptrdiff_t i = lo; i < hi; i++) y[i] = a[i] + b[i];
+        }
+    }
 }
+
+static void add_into(float *y, const float *x, ptrdiff_t n, int nt) { ew_add(y, y, x, n, 0, nt); }
 
 /* The random stream of layer l: the plan seed salted by the layer index. */
 static uint64_t layer_seed(const fnn_plan *p, int l) { return p->seed ^ fnn_mix64(0xD5A61266F0C9392CULL + (uint64_t)l); }
@@ -347,8 +370,8 @@ int fnn_forward(const float **result, fnn_workspace *w, const fnn_plan *p, const
             memcpy(out, in, (size_t)(B * L->out_dim) * sizeof(float));
             break;
         case FNN_LAYER_ADD: {
-            const float *in2 = fnn_layer_input(w, xb, L->src2);
-            for (ptrdiff_t i = 0; i < B * L->out_dim; i++) out[i] = in[i] + in2[i];
+            const int relu = l + 1 < p->n_layers && w->out[l + 1] == out;   // aliased: relu_fused
+            ew_add(out, in, fnn_layer_input(w, xb, L->src2), B * L->out_dim, relu, nt);
             break;
         }
         default:
@@ -474,14 +497,14 @@ int fnn_backward(fnn_workspace *w, const fnn_plan *p, const float *xb, ptrdiff_t
             if (L->src2 >= 0 && w->g[L->src2] != dy) {
                 float *g2 = w->g[L->src2];
                 if (w->first[2 * l + 1]) memcpy(g2, dy, (size_t)n_in * sizeof(float));
-                else add_into(g2, dy, n_in);
+                else add_into(g2, dy, n_in, nt);
             }
             break;
         default:
             return FNN_ERR_ARG;
         }
         if (st) return st;
-        if (dx && !first) add_into(w->g[L->src], w->tmp, n_in);
+        if (dx && !first) add_into(w->g[L->src], w->tmp, n_in, nt);
     }
     return FNN_OK;
 }

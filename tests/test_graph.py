@@ -28,7 +28,7 @@ def ref_forward(model, X):
     return outs[-1]
 
 
-def residual_mlp(seed=0, zero_init=False):
+def residual_mlp(seed=0, zero_init=False, relu_after_add=False):
     return fnn.Sequential([
         fnn.Residual([fnn.Linear(6, 6), fnn.Tanh(), fnn.Linear(6, 6)], zero_init=zero_init),  # skip from the input
         fnn.Tanh(),
@@ -36,6 +36,7 @@ def residual_mlp(seed=0, zero_init=False):
         fnn.Residual([fnn.Linear(8, 8), fnn.Softplus(), fnn.Linear(8, 8)], zero_init=zero_init),
         fnn.ELU(),
         fnn.Residual([fnn.Linear(8, 5), fnn.Tanh()], shortcut=[fnn.Linear(8, 5)]),   # projection shortcut
+        *([fnn.ReLU()] if relu_after_add else []),   # a ReLU after an Add: computed in the Add's pass
         fnn.Linear(5, 3),
     ], seed=seed)
 
@@ -49,9 +50,10 @@ def test_residual_wiring():
     assert all(a[0] != a[1] for a in adds)
 
 
+@pytest.mark.parametrize("relu_after_add", [False, True])
 @pytest.mark.parametrize("loss", ["cross_entropy", "mse"])
-def test_residual_network_gradient_matches_finite_differences(loss, rng):
-    m = residual_mlp(seed=3)
+def test_residual_network_gradient_matches_finite_differences(loss, relu_after_add, rng):
+    m = residual_mlp(seed=3, relu_after_add=relu_after_add)
     m.compile(loss=loss)
     X = rng.standard_normal((7, 6)).astype(np.float32)
     if loss == "cross_entropy":
