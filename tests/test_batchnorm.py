@@ -258,6 +258,47 @@ def test_fast_and_naive_agree_closely(rng):
             close(u, v, 2e-6)
 
 
+@pytest.mark.parametrize("shape", [(64, 4, 28, 28), (16, 4, 7, 7), (9, 4, 3, 1)], ids=sid)
+def test_one_pass_statistics_on_offset_channels(shape, rng):
+    """The S > 1 forward sums x - K and (x - K)^2 in one pass, K the channel's first value: on channels whose
+    mean dwarfs their spread (where E[x^2] - E[x]^2 cancels) mean, invstd, running_var and y still match the
+    float64 two-pass reference, also with K an outlier of 100 standard deviations and on a constant channel,
+    on every ISA.  The same statistics from float sums of x and x^2 are far off (the data is a real test).
+    y is checked against the float statistics the kernel returns: the affine pass subtracts the float32 mean,
+    whose rounding (|mean| 2^-24, 0.3% of a std here) bounds y's precision on such channels, not the sums."""
+    import fastnn
+    from conftest import available_isas
+    n, c = shape[0], shape[1]
+    sp = shape[2:]
+    x = np.empty(shape, np.float32)
+    x[:, 0] = 1000 + 0.01 * rng.standard_normal((n,) + sp)
+    x[:, 1] = -3e4 + 0.5 * rng.standard_normal((n,) + sp)
+    x[:, 2] = 1000 + 0.01 * rng.standard_normal((n,) + sp)
+    x[0, 2].flat[0] = 1001.0                       # K = the first value, 100 std from the mean
+    x[:, 3] = 7.0                                  # constant: variance exactly 0
+    gamma, beta = params(rng, c)
+    eps = 1e-5
+    _, wmean, wvar, wvar_u = ref_train(x, gamma, beta, eps)
+    m = x.size // c
+    xf = x.transpose(1, 0, 2, 3).reshape(c, -1)
+    naive_var = (xf * xf).sum(axis=1, dtype=np.float32) / m - (xf.sum(axis=1, dtype=np.float32) / m) ** 2
+    assert abs(naive_var[0] - wvar[0]) > 0.1 * wvar[0]
+    old = fastnn.get_isa()
+    try:
+        for isa in available_isas():
+            fastnn.set_isa(isa)
+            rmean, rvar = np.zeros(c, np.float32), np.ones(c, np.float32)
+            y, mean, invstd = _core.bn_forward_train(x, gamma, beta, rmean, rvar, 1.0, eps)
+            close(mean, wmean, 1e-7, f"{isa} mean")
+            close(invstd, 1.0 / np.sqrt(wvar + eps), 1e-6, f"{isa} invstd")
+            close(rvar, wvar_u, 1e-6, f"{isa} running_var")
+            assert rvar[3] == 0.0 and invstd[3] == np.float32(1.0 / np.sqrt(np.float32(eps)))
+            yf = (x.astype(np.float64) - _bc(mean, x)) * _bc(invstd, x) * _bc(gamma, x) + _bc(beta, x)
+            close(y, yf, 2e-5, f"{isa} y")
+    finally:
+        fastnn.set_isa(old)
+
+
 # ---------------------------------------------------------------- threads
 
 
