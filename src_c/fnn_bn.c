@@ -19,6 +19,7 @@
 typedef struct {
     float *y, *mean, *invstd, *rmean, *rvar, *dgamma, *dbeta;
     const float *x, *dy, *gamma, *beta, *cmean, *cinvstd, *crmean, *crvar;
+    const float *relu_y;   /* backward: dy masked by relu_y > 0 (a fused ReLU's backward), or NULL */
     double momentum, eps;
     ptrdiff_t N, C, S;
     int relu;   /* forward: y = max(y, 0) in the same pass (a following ReLU fused) */
@@ -120,6 +121,10 @@ FNN_INLINE void chan_dsq(double *s1, double *s2, const float *x, double K, ptrdi
     *s2 = fold(lb);
 }
 
+/* The ReLU's backward of one value: g where the ReLU's output y > 0, else 0 (the select of fnn_act_backward).
+   Both loads happen whatever the mask (arguments), so the compiler may read them as vectors and select. */
+FNN_INLINE float relu_mask(float g, float y) { return y > 0.0f ? g : 0.0f; }
+
 /* Sum of g and of g * (x - m) over channel c of (N,C,S), g = dy, or with a mask y (a fused ReLU's output)
    g = y > 0 ? dy : 0: the ReLU's backward folded into the read (two versions after inlining, y NULL or not). */
 FNN_INLINE void chan_dsums(double *sdy, double *sdyx, const float *dy, const float *x, const float *y, double m,
@@ -133,7 +138,7 @@ FNN_INLINE void chan_dsums(double *sdy, double *sdyx, const float *dy, const flo
         const ptrdiff_t o = (n * C + c) * S;
         const float *p = x + o, *q = dy + o, *r = y ? y + o : NULL;
 #define BN_X(i) (double)p[i]
-#define BN_G(i) (double)(y ? (r[i] > 0.0f ? q[i] : 0.0f) : q[i])
+#define BN_G(i) (double)(y ? relu_mask(q[i], r[i]) : q[i])
 #define BN_STEP(A, B, G, X)                                                                                      \
     do {                                                                                                         \
         const bn_d4 g_ = (G);                                                                                    \
@@ -163,7 +168,7 @@ FNN_INLINE void chan_dsums(double *sdy, double *sdyx, const float *dy, const flo
         const ptrdiff_t o = (n * C + c) * S;
         for (ptrdiff_t s = 0; s < S; s++) {
             const int j = s < S4 ? (int)(s % 16) : 12 + (int)(s % 4);
-            const double g = (double)(y ? (y[o + s] > 0.0f ? dy[o + s] : 0.0f) : dy[o + s]);
+            const double g = (double)(y ? relu_mask(dy[o + s], y[o + s]) : dy[o + s]);
             la[j] += g;
             lb[j] += g * ((double)x[o + s] - m);
         }
@@ -288,21 +293,36 @@ FNN_INLINE void back_coefs(const bn_ctx *c, ptrdiff_t ch, double sdy, double sdy
     *p = (float)(inv * inv * sdyx / M);
 }
 
-FNN_INLINE void back_chan_impl(const bn_ctx *c, ptrdiff_t u) {
+/* dx of channel u; with the mask y (a fused ReLU's output, or NULL) g = y > 0 ? dy : 0 in place of dy, the same
+   float select as the ReLU's own backward, so the result is bitwise that of masking dy first. */
+FNN_INLINE void back_chan_rows(const bn_ctx *c, ptrdiff_t u, const float *y) {
     const ptrdiff_t N = c->N, C = c->C, S = c->S;
     const float m = c->cmean[u];
     double sdy, sdyx;
-    chan_dsums(&sdy, &sdyx, c->dy, c->x, NULL, (double)m, N, C, S, u);
+    chan_dsums(&sdy, &sdyx, c->dy, c->x, y, (double)m, N, C, S, u);
     float k, a, p;
     back_coefs(c, u, sdy, sdyx, &k, &a, &p);
     for (ptrdiff_t n = 0; n < N; n++) {
-        float *FNN_RESTRICT q = c->y + (n * C + u) * S;
-        const float *FNN_RESTRICT xr = c->x + (n * C + u) * S, *FNN_RESTRICT g = c->dy + (n * C + u) * S;
-        for (ptrdiff_t s = 0; s < S; s++) q[s] = (g[s] - a - (xr[s] - m) * p) * k;
+        const ptrdiff_t o = (n * C + u) * S;
+        float *FNN_RESTRICT q = c->y + o;
+        const float *FNN_RESTRICT xr = c->x + o, *FNN_RESTRICT g = c->dy + o, *FNN_RESTRICT r = y ? y + o : NULL;
+        if (y) {
+            for (ptrdiff_t s = 0; s < S; s++) {
+                q[s] = (relu_mask(g[s], r[s]) - a - (xr[s] - m) * p) * k;
+            }
+        } else {
+            for (ptrdiff_t s = 0; s < S; s++) q[s] = (g[s] - a - (xr[s] - m) * p) * k;
+        }
     }
 }
 
-FNN_INLINE void back_block_impl(const bn_ctx *c, ptrdiff_t u) {
+// the two versions (the mask a constant after inlining: no test per element)
+FNN_INLINE void back_chan_impl(const bn_ctx *c, ptrdiff_t u) {
+    if (c->relu_y) back_chan_rows(c, u, c->relu_y);
+    else back_chan_rows(c, u, NULL);
+}
+
+FNN_INLINE void back_block_rows(const bn_ctx *c, ptrdiff_t u, const float *y) {
     const ptrdiff_t N = c->N, C = c->C, c0 = u * BN_CBLOCK, nc = C - c0 < BN_CBLOCK ? C - c0 : BN_CBLOCK;
     double sa[BN_CBLOCK], sb[BN_CBLOCK], m[BN_CBLOCK];
     float k[BN_CBLOCK], a[BN_CBLOCK], p[BN_CBLOCK], mf[BN_CBLOCK];
@@ -312,9 +332,9 @@ FNN_INLINE void back_block_impl(const bn_ctx *c, ptrdiff_t u) {
         m[j] = (double)mf[j];
     }
     for (ptrdiff_t n = 0; n < N; n++) {
-        const float *r = c->x + n * C + c0, *g = c->dy + n * C + c0;
+        const float *r = c->x + n * C + c0, *g = c->dy + n * C + c0, *h = y ? y + n * C + c0 : NULL;
         for (ptrdiff_t j = 0; j < nc; j++) {
-            double gv = (double)g[j];
+            double gv = (double)(y ? relu_mask(g[j], h[j]) : g[j]);
             sa[j] += gv;
             sb[j] += gv * ((double)r[j] - m[j]);
         }
@@ -323,8 +343,20 @@ FNN_INLINE void back_block_impl(const bn_ctx *c, ptrdiff_t u) {
     for (ptrdiff_t n = 0; n < N; n++) {
         const float *FNN_RESTRICT r = c->x + n * C + c0, *FNN_RESTRICT g = c->dy + n * C + c0;
         float *FNN_RESTRICT q = c->y + n * C + c0;
-        for (ptrdiff_t j = 0; j < nc; j++) q[j] = (g[j] - a[j] - (r[j] - mf[j]) * p[j]) * k[j];
+        if (y) {
+            const float *FNN_RESTRICT h = y + n * C + c0;
+            for (ptrdiff_t j = 0; j < nc; j++) {
+                q[j] = (relu_mask(g[j], h[j]) - a[j] - (r[j] - mf[j]) * p[j]) * k[j];
+            }
+        } else {
+            for (ptrdiff_t j = 0; j < nc; j++) q[j] = (g[j] - a[j] - (r[j] - mf[j]) * p[j]) * k[j];
+        }
     }
+}
+
+FNN_INLINE void back_block_impl(const bn_ctx *c, ptrdiff_t u) {
+    if (c->relu_y) back_block_rows(c, u, c->relu_y);
+    else back_block_rows(c, u, NULL);
 }
 
 /* Each unit three times: portable, and compiled for AVX2+FMA and for AVX-512 (the same C: the double lane
@@ -398,14 +430,20 @@ int fnn_bn_forward_eval_ep(float *y, const float *x, const float *gamma, const f
 
 int fnn_bn_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *mean,
                     const float *invstd, const float *gamma, ptrdiff_t N, ptrdiff_t C, ptrdiff_t S, int n_threads) {
+    return fnn_bn_backward_ep(dx, dgamma, dbeta, dy, x, mean, invstd, gamma, NULL, N, C, S, n_threads);
+}
+
+int fnn_bn_backward_ep(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *mean,
+                       const float *invstd, const float *gamma, const float *relu_y, ptrdiff_t N, ptrdiff_t C,
+                       ptrdiff_t S, int n_threads) {
     if (!dims_ok(N, C, S) || N * S < 1) return FNN_ERR_ARG;
     if (C == 0) return FNN_OK;
     if (!dx || !dy || !x || !mean || !invstd) return FNN_ERR_ARG;
     bn_ctx c = {0};
     c.y = dx; c.dgamma = dgamma; c.dbeta = dbeta; c.dy = dy; c.x = x; c.cmean = mean; c.cinvstd = invstd;
-    c.gamma = gamma;
+    c.gamma = gamma; c.relu_y = relu_y;
     c.N = N; c.C = C; c.S = S;
-    double work = 8.0 * (double)N * (double)C * (double)S;
+    double work = (relu_y ? 9.0 : 8.0) * (double)N * (double)C * (double)S;
     if (S == 1) run_units(BN_PICK(back_block), &c, (C + BN_CBLOCK - 1) / BN_CBLOCK, work, n_threads);
     else run_units(BN_PICK(back_chan), &c, C, work, n_threads);
     return FNN_OK;

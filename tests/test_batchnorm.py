@@ -192,6 +192,48 @@ def test_fused_relu_equals_separate_pass(shape, affine, threads, rng):
         _core.bn_forward_train(x, gamma, beta, naive=True, relu=True)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("affine", [True, False], ids=["affine", "plain"])
+@pytest.mark.parametrize("shape", SHAPES + [(64, 16, 28, 28), (64, 64, 7, 7)], ids=sid)
+def test_fused_relu_backward_equals_masked(shape, affine, threads, rng):
+    """bn_backward(relu_y=y) (the ReLU's backward folded into BN's, as the engine runs BN -> ReLU) is bitwise
+    the backward of the masked gradient where(y > 0, dy, 0), on every ISA and thread count, and matches the
+    float64 reference of mask-then-BN-backward.  dy is inf where the mask is off: selected away, not
+    multiplied by 0."""
+    import fastnn
+    from conftest import available_isas
+    if shape[0] * int(np.prod(shape[2:])) < 2:
+        pytest.skip("training needs two values per channel")
+    eps = 1e-5
+    x = data(rng, shape)
+    gamma, beta = params(rng, shape[1], affine)
+    y, mean, invstd = _core.bn_forward_train(x, gamma, beta, None, None, 0.1, eps, relu=True)
+    assert (y == 0).any() and (y > 0).any()
+    dy = rng.standard_normal(shape).astype(np.float32)
+    dy[(y == 0) & (rng.uniform(size=shape) < 0.1)] = np.inf
+    g = np.where(y > 0, dy, np.float32(0))
+    old = fastnn.get_isa()
+    try:
+        for isa in available_isas():
+            fastnn.set_isa(isa)
+            want = _core.bn_backward(g, x, mean, invstd, gamma, n_threads=threads)
+            got = _core.bn_backward(dy, x, mean, invstd, gamma, n_threads=threads, relu_y=y)
+            for name, a, b in zip(("dx", "dgamma", "dbeta"), want, got):
+                if a is None:
+                    assert b is None
+                else:
+                    np.testing.assert_array_equal(b, a, err_msg=f"{isa} {name}")
+    finally:
+        fastnn.set_isa(old)
+    wdx, wdg, wdb = ref_backward(g, x, gamma, eps)
+    close(got[0], wdx, 5e-5, "dx", scale=dx_scale(g, x, gamma))
+    if affine:
+        close(got[1], wdg, 1e-5, "dgamma")
+        close(got[2], wdb, 1e-5, "dbeta")
+    with pytest.raises(ValueError, match="naive"):
+        _core.bn_backward(dy, x, mean, invstd, gamma, naive=True, relu_y=y)
+
+
 @pytest.mark.parametrize("naive", [False, True], ids=["fast", "naive"])
 @pytest.mark.parametrize("shape", [(16, 5), (4, 3, 6, 5)], ids=sid)
 def test_running_statistics_over_several_steps(shape, naive, rng):
@@ -355,6 +397,10 @@ def test_errors():
         _core.bn_backward(y[:2], x, mean, invstd)
     with pytest.raises(ValueError, match=r"invstd must have shape \(3,\)"):
         _core.bn_backward(y, x, mean, invstd[:2])
+    with pytest.raises(ValueError, match=r"relu_y must have the shape of x \(4, 3, 2, 2\)"):
+        _core.bn_backward(y, x, mean, invstd, relu_y=y[:2])
+    with pytest.raises(TypeError, match="relu_y must have dtype float32"):
+        _core.bn_backward(y, x, mean, invstd, relu_y=y.astype(np.float64))
 
 
 # ---------------------------------------------------------------- PyTorch
