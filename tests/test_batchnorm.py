@@ -341,6 +341,49 @@ def test_one_pass_statistics_on_offset_channels(shape, rng):
         fastnn.set_isa(old)
 
 
+def _bn_relu_net(fusable, seed=0):
+    """Conv-BN-ReLU, a residual block with BN-ReLU in its body, a Linear-BatchNorm1d-ReLU head.  The engine
+    fuses each ReLU into its BN (forward and backward); fusable=False puts a Dropout(0) (a copy, no parameters)
+    between every BN and its ReLU, which keeps them apart with the same arithmetic and parameter layout."""
+    import fastnn as fnn
+
+    def sep():
+        return [] if fusable else [fnn.Dropout(0.0)]
+
+    body = [fnn.Conv2d(4, 4, 3, padding=1, bias=False), fnn.BatchNorm2d(4)] + sep() + [
+        fnn.ReLU(), fnn.Conv2d(4, 4, 3, padding=1, bias=False), fnn.BatchNorm2d(4)]
+    layers = ([fnn.Conv2d(2, 4, 3, padding=1, bias=False), fnn.BatchNorm2d(4)] + sep() +
+              [fnn.ReLU(), fnn.Residual(body), fnn.ReLU(), fnn.MaxPool2d(2), fnn.Flatten(), fnn.Linear(4 * 4 * 5, 8),
+               fnn.BatchNorm1d(8)] + sep() + [fnn.ReLU(), fnn.Linear(8, 3)])
+    return fnn.Sequential(layers, input_shape=(2, 8, 10), seed=seed)
+
+
+@pytest.mark.parametrize("nt", [1, 2])
+def test_engine_fused_bn_relu_backward_is_bitwise_unfused(nt, rng, threads):
+    """The training engine's BN -> ReLU backward fusion (the ReLU layer skips its backward, the BN reads its
+    output gradient masked by the shared output) gives the gradients, and over two epochs of SGD with momentum
+    the parameters and running statistics, of the same network with the ReLUs kept apart, bit for bit."""
+    import fastnn as fnn
+    threads(nt)
+    fused, apart = _bn_relu_net(True), _bn_relu_net(False)
+    assert fused.params.size == apart.params.size
+    apart.params[:] = fused.params
+    X = rng.standard_normal((12, 2, 8, 10)).astype(np.float32)
+    y = rng.integers(0, 3, 12)
+    grads = []
+    for m in (fused, apart):
+        m.compile(loss="cross_entropy", optimizer=fnn.optim.SGD(lr=0.05, momentum=0.9))
+        loss = m._plan.loss_grad(X.reshape(len(X), -1), None, y.astype(np.int32), True, 0, nt)
+        grads.append((loss, m.grads.copy()))
+    assert grads[0][0] == grads[1][0]
+    np.testing.assert_array_equal(grads[0][1], grads[1][1])
+    assert np.abs(grads[0][1]).max() > 0
+    for m in (fused, apart):
+        m.fit(X, y, epochs=2, batch_size=4, shuffle=False, verbose=0)
+    np.testing.assert_array_equal(fused.params, apart.params)
+    np.testing.assert_array_equal(fused.forward(X), apart.forward(X))
+
+
 # ---------------------------------------------------------------- threads
 
 
