@@ -125,20 +125,33 @@ FNN_INLINE void chan_dsq(double *s1, double *s2, const float *x, double K, ptrdi
    Both loads happen whatever the mask (arguments), so the compiler may read them as vectors and select. */
 FNN_INLINE float relu_mask(float g, float y) { return y > 0.0f ? g : 0.0f; }
 
-/* Sum of g and of g * (x - m) over channel c of (N,C,S), g = dy, or with a mask y (a fused ReLU's output)
-   g = y > 0 ? dy : 0: the ReLU's backward folded into the read (two versions after inlining, y NULL or not). */
-FNN_INLINE void chan_dsums(double *sdy, double *sdyx, const float *dy, const float *x, const float *y, double m,
-                           ptrdiff_t N, ptrdiff_t C, ptrdiff_t S, ptrdiff_t c) {
+/* Sum of g and of g * (x - m) over channel c of (N,C,S), g = dy.  With a mask y (a fused ReLU's output) each
+   row is first masked into gm (the dx buffer): gm = y > 0 ? dy : 0, and the row's sums and the dx pass then
+   read gm as they would read dy (bitwise the same as masking dy beforehand).  The row is in L1 for the sums and
+   in L2 for the dx pass, so y is read once and no select sits among the sums' vector adds (a select there cost
+   more than the separate ReLU pass saved).  Two versions after inlining, y NULL or not. */
+FNN_INLINE void chan_dsums(double *sdy, double *sdyx, float *gm, const float *dy, const float *x, const float *y,
+                           double m, ptrdiff_t N, ptrdiff_t C, ptrdiff_t S, ptrdiff_t c) {
     double la[BN_LANES], lb[BN_LANES];
     const ptrdiff_t S4 = S - S % 4;
 #ifdef BN_VEC
     const bn_d4 mv = {m, m, m, m};
     bn_d4 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, b0 = {0}, b1 = {0}, b2 = {0}, b3 = {0};
+#else
+    for (int j = 0; j < BN_LANES; j++) la[j] = lb[j] = 0.0;
+#endif
     for (ptrdiff_t n = 0; n < N; n++) {
         const ptrdiff_t o = (n * C + c) * S;
-        const float *p = x + o, *q = dy + o, *r = y ? y + o : NULL;
+        const float *p = x + o, *q = dy + o;
+        if (y) {
+            float *FNN_RESTRICT w = gm + o;
+            const float *FNN_RESTRICT r = y + o, *FNN_RESTRICT d = dy + o;
+            for (ptrdiff_t s = 0; s < S; s++) w[s] = relu_mask(d[s], r[s]);
+            q = w;
+        }
+#ifdef BN_VEC
 #define BN_X(i) (double)p[i]
-#define BN_G(i) (double)(y ? relu_mask(q[i], r[i]) : q[i])
+#define BN_G(i) (double)q[i]
 #define BN_STEP(A, B, G, X)                                                                                      \
     do {                                                                                                         \
         const bn_d4 g_ = (G);                                                                                    \
@@ -159,20 +172,18 @@ FNN_INLINE void chan_dsums(double *sdy, double *sdyx, const float *dy, const flo
 #undef BN_STEP
 #undef BN_G
 #undef BN_X
-    }
-    BN_D4_STORE(la, a0, a1, a2, a3)
-    BN_D4_STORE(lb, b0, b1, b2, b3)
 #else
-    for (int j = 0; j < BN_LANES; j++) la[j] = lb[j] = 0.0;
-    for (ptrdiff_t n = 0; n < N; n++) {
-        const ptrdiff_t o = (n * C + c) * S;
         for (ptrdiff_t s = 0; s < S; s++) {
             const int j = s < S4 ? (int)(s % 16) : 12 + (int)(s % 4);
-            const double g = (double)(y ? relu_mask(dy[o + s], y[o + s]) : dy[o + s]);
+            const double g = (double)q[s];
             la[j] += g;
-            lb[j] += g * ((double)x[o + s] - m);
+            lb[j] += g * ((double)p[s] - m);
         }
+#endif
     }
+#ifdef BN_VEC
+    BN_D4_STORE(la, a0, a1, a2, a3)
+    BN_D4_STORE(lb, b0, b1, b2, b3)
 #endif
     *sdy = fold(la);
     *sdyx = fold(lb);
@@ -293,24 +304,23 @@ FNN_INLINE void back_coefs(const bn_ctx *c, ptrdiff_t ch, double sdy, double sdy
     *p = (float)(inv * inv * sdyx / M);
 }
 
-/* dx of channel u; with the mask y (a fused ReLU's output, or NULL) g = y > 0 ? dy : 0 in place of dy, the same
-   float select as the ReLU's own backward, so the result is bitwise that of masking dy first. */
+/* dx of channel u; with the mask y (a fused ReLU's output, or NULL) the masked gradient, which chan_dsums left in
+   dx, in place of dy. */
 FNN_INLINE void back_chan_rows(const bn_ctx *c, ptrdiff_t u, const float *y) {
     const ptrdiff_t N = c->N, C = c->C, S = c->S;
     const float m = c->cmean[u];
     double sdy, sdyx;
-    chan_dsums(&sdy, &sdyx, c->dy, c->x, y, (double)m, N, C, S, u);
+    chan_dsums(&sdy, &sdyx, c->y, c->dy, c->x, y, (double)m, N, C, S, u);
     float k, a, p;
     back_coefs(c, u, sdy, sdyx, &k, &a, &p);
     for (ptrdiff_t n = 0; n < N; n++) {
         const ptrdiff_t o = (n * C + u) * S;
         float *FNN_RESTRICT q = c->y + o;
-        const float *FNN_RESTRICT xr = c->x + o, *FNN_RESTRICT g = c->dy + o, *FNN_RESTRICT r = y ? y + o : NULL;
+        const float *FNN_RESTRICT xr = c->x + o;
         if (y) {
-            for (ptrdiff_t s = 0; s < S; s++) {
-                q[s] = (relu_mask(g[s], r[s]) - a - (xr[s] - m) * p) * k;
-            }
+            for (ptrdiff_t s = 0; s < S; s++) q[s] = (q[s] - a - (xr[s] - m) * p) * k;
         } else {
+            const float *FNN_RESTRICT g = c->dy + o;
             for (ptrdiff_t s = 0; s < S; s++) q[s] = (g[s] - a - (xr[s] - m) * p) * k;
         }
     }
@@ -322,6 +332,7 @@ FNN_INLINE void back_chan_impl(const bn_ctx *c, ptrdiff_t u) {
     else back_chan_rows(c, u, NULL);
 }
 
+// block of channels (S == 1); with the mask y, as back_chan_rows: each row masked into dx first, then read there
 FNN_INLINE void back_block_rows(const bn_ctx *c, ptrdiff_t u, const float *y) {
     const ptrdiff_t N = c->N, C = c->C, c0 = u * BN_CBLOCK, nc = C - c0 < BN_CBLOCK ? C - c0 : BN_CBLOCK;
     double sa[BN_CBLOCK], sb[BN_CBLOCK], m[BN_CBLOCK];
@@ -331,24 +342,29 @@ FNN_INLINE void back_block_rows(const bn_ctx *c, ptrdiff_t u, const float *y) {
         mf[j] = c->cmean[c0 + j];
         m[j] = (double)mf[j];
     }
+    // the gradient rows as read: dy, or dy masked into dx
+    const float *gsrc = y ? c->y : c->dy;
     for (ptrdiff_t n = 0; n < N; n++) {
-        const float *r = c->x + n * C + c0, *g = c->dy + n * C + c0, *h = y ? y + n * C + c0 : NULL;
+        if (y) {
+            float *FNN_RESTRICT w = c->y + n * C + c0;
+            const float *FNN_RESTRICT h = y + n * C + c0, *FNN_RESTRICT d = c->dy + n * C + c0;
+            for (ptrdiff_t j = 0; j < nc; j++) w[j] = relu_mask(d[j], h[j]);
+        }
+        const float *r = c->x + n * C + c0, *g = gsrc + n * C + c0;
         for (ptrdiff_t j = 0; j < nc; j++) {
-            double gv = (double)(y ? relu_mask(g[j], h[j]) : g[j]);
+            double gv = (double)g[j];
             sa[j] += gv;
             sb[j] += gv * ((double)r[j] - m[j]);
         }
     }
     for (ptrdiff_t j = 0; j < nc; j++) back_coefs(c, c0 + j, sa[j], sb[j], &k[j], &a[j], &p[j]);
     for (ptrdiff_t n = 0; n < N; n++) {
-        const float *FNN_RESTRICT r = c->x + n * C + c0, *FNN_RESTRICT g = c->dy + n * C + c0;
+        const float *FNN_RESTRICT r = c->x + n * C + c0;
         float *FNN_RESTRICT q = c->y + n * C + c0;
         if (y) {
-            const float *FNN_RESTRICT h = y + n * C + c0;
-            for (ptrdiff_t j = 0; j < nc; j++) {
-                q[j] = (relu_mask(g[j], h[j]) - a[j] - (r[j] - mf[j]) * p[j]) * k[j];
-            }
+            for (ptrdiff_t j = 0; j < nc; j++) q[j] = (q[j] - a[j] - (r[j] - mf[j]) * p[j]) * k[j];
         } else {
+            const float *FNN_RESTRICT g = c->dy + n * C + c0;
             for (ptrdiff_t j = 0; j < nc; j++) q[j] = (g[j] - a[j] - (r[j] - mf[j]) * p[j]) * k[j];
         }
     }

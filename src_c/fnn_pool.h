@@ -62,9 +62,9 @@ int fnn_bn_backward(float *dx, float *dgamma, float *dbeta, const float *dy, con
                     const float *invstd, const float *gamma, ptrdiff_t N, ptrdiff_t C, ptrdiff_t S, int n_threads);
 
 /* The backward with a ReLU that followed the batch norm fused (fnn_bn_forward_train_ep's relu): relu_y (N,C,S),
-   the ReLU's output (or its input: the same mask), masks dy by relu_y > 0 as it is read, in both passes:
-   bitwise the same as the ReLU's backward into a buffer and fnn_bn_backward on it, without that pass over
-   memory.  relu_y NULL is fnn_bn_backward. */
+   the ReLU's output (or its input: the same mask), masks dy by relu_y > 0 (row by row into dx, which both
+   passes then read): bitwise the same as the ReLU's backward into a buffer and fnn_bn_backward on it, without
+   that pass over memory.  dx must not overlap dy or relu_y.  relu_y NULL is fnn_bn_backward. */
 int fnn_bn_backward_ep(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *mean,
                        const float *invstd, const float *gamma, const float *relu_y, ptrdiff_t N, ptrdiff_t C,
                        ptrdiff_t S, int n_threads);

@@ -285,7 +285,7 @@ def bn_backward(dy, x, mean, invstd, gamma=None, int n_threads=1, bint naive=Fal
     """Gradients of bn_forward_train: returns (dx like x, dgamma (C,), dbeta (C,)); dgamma and dbeta are None
     when gamma is None (affine=False).  mean/invstd are those bn_forward_train returned.  relu_y (like x, or
     None): the output of a ReLU that followed (bn_forward_train's relu=True output): dy is masked by
-    relu_y > 0 as it is read, the ReLU's backward fused, bitwise bn_backward(np.where(relu_y > 0, dy, 0), ...)
+    relu_y > 0 in the same call, the ReLU's backward fused, bitwise bn_backward(np.where(relu_y > 0, dy, 0), ...)
     (not with naive)."""
     if naive and relu_y is not None:
         raise ValueError("bn_backward: relu_y is not part of the naive kernel")
