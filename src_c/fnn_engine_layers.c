@@ -31,7 +31,7 @@ static ptrdiff_t dim_of(const fnn_plan *p, int src) { return src >= 0 ? p->layer
    epilogue; BN's affine pass; the sum): l + 1 is a ReLU reading l, and no other layer reads l.  The ReLU's
    output then aliases the layer's (its pre-activation values are never needed: its backward reads its input,
    and the ReLU's backward mask x > 0 is the same on relu(x)).  Decided once per workspace: the aliased output
-   buffers are what the forward pass reads. */
+   buffers are what the forward pass reads.  After a batch norm the backward is fused as well (bn_relu_fused). */
 static int relu_fused(const fnn_plan *p, int l) {
     if (l < 0 || l + 1 >= p->n_layers) return 0;
     const int k = p->layers[l].kind;
@@ -53,6 +53,15 @@ static int readers(const fnn_plan *p, int l) {
         n += (D->src == l) + (D->kind == FNN_LAYER_ADD && D->src2 == l);
     }
     return n;
+}
+
+/* 1 when layer l is a batch norm whose following ReLU is fused (relu_fused; the outputs alias, so the test holds
+   for the workspace at hand).  The backward fuses it too: the ReLU layer l + 1 skips its backward and leaves
+   g[l] unwritten, and the BN reads g[l + 1] masked by the shared output w->out[l] > 0 (fnn_bn_backward_ep), so
+   one pass over the gradient less.  Nothing else reads g[l]: relu_fused makes the ReLU l's only consumer (and,
+   in fnn_ws_alloc's bookkeeping, its first and only writer, so no sum into g[l] is expected either). */
+static int bn_relu_fused(const fnn_workspace *w, const fnn_plan *p, int l) {
+    return l >= 0 && l + 1 < p->n_layers && p->layers[l].kind == FNN_LAYER_BATCHNORM && w->out[l + 1] == w->out[l];
 }
 
 static ptrdiff_t conv_ws_floats(const fnn_plan *p, ptrdiff_t B, int nt) {
@@ -451,6 +460,10 @@ int fnn_backward(fnn_workspace *w, const fnn_plan *p, const float *xb, ptrdiff_t
             break;
         }
         case FNN_LAYER_ACT: {
+            if (bn_relu_fused(w, p, l - 1)) {   // the BN's backward (layer l - 1) applies this ReLU's mask
+                dx = NULL;
+                break;
+            }
             const int has_slope = L->slope_off >= 0;
             if (!want_dx && !has_slope) break;
             float *d = dx ? dx : w->tmp;
@@ -484,9 +497,11 @@ int fnn_backward(fnn_workspace *w, const fnn_plan *p, const float *xb, ptrdiff_t
         }
         case FNN_LAYER_BATCHNORM: {
             float *d = dx ? dx : w->tmp;
-            st = fnn_bn_backward(d, L->w_off >= 0 ? p->grads + L->w_off : NULL,
-                                 L->b_off >= 0 ? p->grads + L->b_off : NULL, dy, in, w->stat[l], w->stat[l] + L->bn_c,
-                                 L->w_off >= 0 ? p->params + L->w_off : NULL, B, L->bn_c, L->bn_s, nt);
+            const int fused = bn_relu_fused(w, p, l);   // then dy: the ReLU's output gradient, masked here
+            st = fnn_bn_backward_ep(d, L->w_off >= 0 ? p->grads + L->w_off : NULL,
+                                    L->b_off >= 0 ? p->grads + L->b_off : NULL, fused ? w->g[l + 1] : dy, in,
+                                    w->stat[l], w->stat[l] + L->bn_c, L->w_off >= 0 ? p->params + L->w_off : NULL,
+                                    fused ? w->out[l] : NULL, B, L->bn_c, L->bn_s, nt);
             break;
         }
         case FNN_LAYER_FLATTEN:   /* dx == dy: the input's gradient buffer is this layer's (fnn_ws_alloc) */

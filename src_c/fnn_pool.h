@@ -61,6 +61,14 @@ int fnn_bn_forward_eval_ep(float *y, const float *x, const float *gamma, const f
 int fnn_bn_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *mean,
                     const float *invstd, const float *gamma, ptrdiff_t N, ptrdiff_t C, ptrdiff_t S, int n_threads);
 
+/* The backward with a ReLU that followed the batch norm fused (fnn_bn_forward_train_ep's relu): relu_y (N,C,S),
+   the ReLU's output (or its input: the same mask), masks dy by relu_y > 0 (row by row into dx, which both
+   passes then read): bitwise the same as the ReLU's backward into a buffer and fnn_bn_backward on it, without
+   that pass over memory.  dx must not overlap dy or relu_y.  relu_y NULL is fnn_bn_backward. */
+int fnn_bn_backward_ep(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *mean,
+                       const float *invstd, const float *gamma, const float *relu_y, ptrdiff_t N, ptrdiff_t C,
+                       ptrdiff_t S, int n_threads);
+
 /* Plain twins for the tests. */
 int fnn_pool2d_forward_naive(float *out, int32_t *argmax, const float *x, const fnn_pool_shape *s);
 int fnn_pool2d_backward_naive(float *dx, const float *dout, const int32_t *argmax, const fnn_pool_shape *s);

@@ -192,6 +192,48 @@ def test_fused_relu_equals_separate_pass(shape, affine, threads, rng):
         _core.bn_forward_train(x, gamma, beta, naive=True, relu=True)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("affine", [True, False], ids=["affine", "plain"])
+@pytest.mark.parametrize("shape", SHAPES + [(64, 16, 28, 28), (64, 64, 7, 7)], ids=sid)
+def test_fused_relu_backward_equals_masked(shape, affine, threads, rng):
+    """bn_backward(relu_y=y) (the ReLU's backward folded into BN's, as the engine runs BN -> ReLU) is bitwise
+    the backward of the masked gradient where(y > 0, dy, 0), on every ISA and thread count, and matches the
+    float64 reference of mask-then-BN-backward.  dy is inf where the mask is off: selected away, not
+    multiplied by 0."""
+    import fastnn
+    from conftest import available_isas
+    if shape[0] * int(np.prod(shape[2:])) < 2:
+        pytest.skip("training needs two values per channel")
+    eps = 1e-5
+    x = data(rng, shape)
+    gamma, beta = params(rng, shape[1], affine)
+    y, mean, invstd = _core.bn_forward_train(x, gamma, beta, None, None, 0.1, eps, relu=True)
+    assert (y == 0).any() and (y > 0).any()
+    dy = rng.standard_normal(shape).astype(np.float32)
+    dy[(y == 0) & (rng.uniform(size=shape) < 0.1)] = np.inf
+    g = np.where(y > 0, dy, np.float32(0))
+    old = fastnn.get_isa()
+    try:
+        for isa in available_isas():
+            fastnn.set_isa(isa)
+            want = _core.bn_backward(g, x, mean, invstd, gamma, n_threads=threads)
+            got = _core.bn_backward(dy, x, mean, invstd, gamma, n_threads=threads, relu_y=y)
+            for name, a, b in zip(("dx", "dgamma", "dbeta"), want, got):
+                if a is None:
+                    assert b is None
+                else:
+                    np.testing.assert_array_equal(b, a, err_msg=f"{isa} {name}")
+    finally:
+        fastnn.set_isa(old)
+    wdx, wdg, wdb = ref_backward(g, x, gamma, eps)
+    close(got[0], wdx, 5e-5, "dx", scale=dx_scale(g, x, gamma))
+    if affine:
+        close(got[1], wdg, 1e-5, "dgamma")
+        close(got[2], wdb, 1e-5, "dbeta")
+    with pytest.raises(ValueError, match="naive"):
+        _core.bn_backward(dy, x, mean, invstd, gamma, naive=True, relu_y=y)
+
+
 @pytest.mark.parametrize("naive", [False, True], ids=["fast", "naive"])
 @pytest.mark.parametrize("shape", [(16, 5), (4, 3, 6, 5)], ids=sid)
 def test_running_statistics_over_several_steps(shape, naive, rng):
@@ -258,6 +300,90 @@ def test_fast_and_naive_agree_closely(rng):
             close(u, v, 2e-6)
 
 
+@pytest.mark.parametrize("shape", [(64, 4, 28, 28), (16, 4, 7, 7), (9, 4, 3, 1)], ids=sid)
+def test_one_pass_statistics_on_offset_channels(shape, rng):
+    """The S > 1 forward sums x - K and (x - K)^2 in one pass, K the channel's first value: on channels whose
+    mean dwarfs their spread (where E[x^2] - E[x]^2 cancels) mean, invstd, running_var and y still match the
+    float64 two-pass reference, also with K an outlier of 100 standard deviations and on a constant channel,
+    on every ISA.  The same statistics from float sums of x and x^2 are far off (the data is a real test).
+    y is checked against the float statistics the kernel returns: the affine pass subtracts the float32 mean,
+    whose rounding (|mean| 2^-24, 0.3% of a std here) bounds y's precision on such channels, not the sums."""
+    import fastnn
+    from conftest import available_isas
+    n, c = shape[0], shape[1]
+    sp = shape[2:]
+    x = np.empty(shape, np.float32)
+    x[:, 0] = 1000 + 0.01 * rng.standard_normal((n,) + sp)
+    x[:, 1] = -3e4 + 0.5 * rng.standard_normal((n,) + sp)
+    x[:, 2] = 1000 + 0.01 * rng.standard_normal((n,) + sp)
+    x[0, 2].flat[0] = 1001.0                       # K = the first value, 100 std from the mean
+    x[:, 3] = 7.0                                  # constant: variance exactly 0
+    gamma, beta = params(rng, c)
+    eps = 1e-5
+    _, wmean, wvar, wvar_u = ref_train(x, gamma, beta, eps)
+    m = x.size // c
+    xf = x.transpose(1, 0, 2, 3).reshape(c, -1)
+    naive_var = (xf * xf).sum(axis=1, dtype=np.float32) / m - (xf.sum(axis=1, dtype=np.float32) / m) ** 2
+    assert abs(naive_var[0] - wvar[0]) > 0.1 * wvar[0]
+    old = fastnn.get_isa()
+    try:
+        for isa in available_isas():
+            fastnn.set_isa(isa)
+            rmean, rvar = np.zeros(c, np.float32), np.ones(c, np.float32)
+            y, mean, invstd = _core.bn_forward_train(x, gamma, beta, rmean, rvar, 1.0, eps)
+            close(mean, wmean, 1e-7, f"{isa} mean")
+            close(invstd, 1.0 / np.sqrt(wvar + eps), 1e-6, f"{isa} invstd")
+            close(rvar, wvar_u, 1e-6, f"{isa} running_var")
+            assert rvar[3] == 0.0 and invstd[3] == np.float32(1.0 / np.sqrt(np.float32(eps)))
+            yf = (x.astype(np.float64) - _bc(mean, x)) * _bc(invstd, x) * _bc(gamma, x) + _bc(beta, x)
+            close(y, yf, 2e-5, f"{isa} y")
+    finally:
+        fastnn.set_isa(old)
+
+
+def _bn_relu_net(fusable, seed=0):
+    """Conv-BN-ReLU, a residual block with BN-ReLU in its body, a Linear-BatchNorm1d-ReLU head.  The engine
+    fuses each ReLU into its BN (forward and backward); fusable=False puts a Dropout(0) (a copy, no parameters)
+    between every BN and its ReLU, which keeps them apart with the same arithmetic and parameter layout."""
+    import fastnn as fnn
+
+    def sep():
+        return [] if fusable else [fnn.Dropout(0.0)]
+
+    body = [fnn.Conv2d(4, 4, 3, padding=1, bias=False), fnn.BatchNorm2d(4)] + sep() + [
+        fnn.ReLU(), fnn.Conv2d(4, 4, 3, padding=1, bias=False), fnn.BatchNorm2d(4)]
+    layers = ([fnn.Conv2d(2, 4, 3, padding=1, bias=False), fnn.BatchNorm2d(4)] + sep() +
+              [fnn.ReLU(), fnn.Residual(body), fnn.ReLU(), fnn.MaxPool2d(2), fnn.Flatten(), fnn.Linear(4 * 4 * 5, 8),
+               fnn.BatchNorm1d(8)] + sep() + [fnn.ReLU(), fnn.Linear(8, 3)])
+    return fnn.Sequential(layers, input_shape=(2, 8, 10), seed=seed)
+
+
+@pytest.mark.parametrize("nt", [1, 2])
+def test_engine_fused_bn_relu_backward_is_bitwise_unfused(nt, rng, threads):
+    """The training engine's BN -> ReLU backward fusion (the ReLU layer skips its backward, the BN reads its
+    output gradient masked by the shared output) gives the gradients, and over two epochs of SGD with momentum
+    the parameters and running statistics, of the same network with the ReLUs kept apart, bit for bit."""
+    import fastnn as fnn
+    threads(nt)
+    fused, apart = _bn_relu_net(True), _bn_relu_net(False)
+    assert fused.params.size == apart.params.size
+    apart.params[:] = fused.params
+    X = rng.standard_normal((12, 2, 8, 10)).astype(np.float32)
+    y = rng.integers(0, 3, 12)
+    grads = []
+    for m in (fused, apart):
+        m.compile(loss="cross_entropy", optimizer=fnn.optim.SGD(lr=0.05, momentum=0.9))
+        loss = m._plan.loss_grad(X.reshape(len(X), -1), None, y.astype(np.int32), True, 0, nt)
+        grads.append((loss, m.grads.copy()))
+    assert grads[0][0] == grads[1][0]
+    np.testing.assert_array_equal(grads[0][1], grads[1][1])
+    assert np.abs(grads[0][1]).max() > 0
+    for m in (fused, apart):
+        m.fit(X, y, epochs=2, batch_size=4, shuffle=False, verbose=0)
+    np.testing.assert_array_equal(fused.params, apart.params)
+    np.testing.assert_array_equal(fused.forward(X), apart.forward(X))
+
+
 # ---------------------------------------------------------------- threads
 
 
@@ -314,6 +440,10 @@ def test_errors():
         _core.bn_backward(y[:2], x, mean, invstd)
     with pytest.raises(ValueError, match=r"invstd must have shape \(3,\)"):
         _core.bn_backward(y, x, mean, invstd[:2])
+    with pytest.raises(ValueError, match=r"relu_y must have the shape of x \(4, 3, 2, 2\)"):
+        _core.bn_backward(y, x, mean, invstd, relu_y=y[:2])
+    with pytest.raises(TypeError, match="relu_y must have dtype float32"):
+        _core.bn_backward(y, x, mean, invstd, relu_y=y.astype(np.float64))
 
 
 # ---------------------------------------------------------------- PyTorch

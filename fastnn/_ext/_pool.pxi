@@ -281,15 +281,28 @@ def bn_forward_eval(x, gamma=None, beta=None, running_mean=None, running_var=Non
     return y
 
 
-def bn_backward(dy, x, mean, invstd, gamma=None, int n_threads=1, bint naive=False):
+def bn_backward(dy, x, mean, invstd, gamma=None, int n_threads=1, bint naive=False, relu_y=None):
     """Gradients of bn_forward_train: returns (dx like x, dgamma (C,), dbeta (C,)); dgamma and dbeta are None
-    when gamma is None (affine=False).  mean/invstd are those bn_forward_train returned."""
+    when gamma is None (affine=False).  mean/invstd are those bn_forward_train returned.  relu_y (like x, or
+    None): the output of a ReLU that followed (bn_forward_train's relu=True output): dy is masked by
+    relu_y > 0 in the same call, the ReLU's backward fused, bitwise bn_backward(np.where(relu_y > 0, dy, 0), ...)
+    (not with naive)."""
+    if naive and relu_y is not None:
+        raise ValueError("bn_backward: relu_y is not part of the naive kernel")
     n, c, s_ = _bn_dims(x, "x")
     cdef Py_ssize_t N = n, C = c, S = s_
     _check_array(dy, "dy", np.float32, x.ndim) if isinstance(dy, np.ndarray) and dy.ndim == x.ndim else None
     if not isinstance(dy, np.ndarray) or dy.shape != x.shape:
         raise ValueError(f"dy must have the shape of x {x.shape}, got "
                          f"{dy.shape if isinstance(dy, np.ndarray) else type(dy).__name__}")
+    cdef float[::1] ryv
+    cdef const float *ryp = NULL
+    if relu_y is not None:
+        _check_array(relu_y, "relu_y", np.float32, x.ndim)
+        if relu_y.shape != x.shape:
+            raise ValueError(f"relu_y must have the shape of x {x.shape}, got {relu_y.shape}")
+        ryv = relu_y.reshape(-1)
+        ryp = _fp(ryv)
     cdef float[::1] gk, mk, ik
     gamma = _vec(gamma, "gamma", C, x.shape, False)
     cdef float *gp = NULL
@@ -322,6 +335,6 @@ def bn_backward(dy, x, mean, invstd, gamma=None, int n_threads=1, bint naive=Fal
         if naive:
             st = fnn_bn_backward_naive(_fp(dxv), dgp, dbp, _fp(dyv), _fp(xv), mp, ip, gp, N, C, S)
         else:
-            st = fnn_bn_backward(_fp(dxv), dgp, dbp, _fp(dyv), _fp(xv), mp, ip, gp, N, C, S, n_threads)
+            st = fnn_bn_backward_ep(_fp(dxv), dgp, dbp, _fp(dyv), _fp(xv), mp, ip, gp, ryp, N, C, S, n_threads)
     check_status(st, "bn_backward")
     return dx, dgamma, dbeta

@@ -31,6 +31,9 @@ cdef extern from "fnn_pool.h" nogil:
     int fnn_bn_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *mean,
                         const float *invstd, const float *gamma, Py_ssize_t N, Py_ssize_t C, Py_ssize_t S,
                         int n_threads)
+    int fnn_bn_backward_ep(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
+                           const float *mean, const float *invstd, const float *gamma, const float *relu_y,
+                           Py_ssize_t N, Py_ssize_t C, Py_ssize_t S, int n_threads)
     int fnn_pool2d_forward_naive(float *out, int32_t *argmax, const float *x, const fnn_pool_shape *s)
     int fnn_pool2d_backward_naive(float *dx, const float *dout, const int32_t *argmax, const fnn_pool_shape *s)
     int fnn_bn_forward_train_naive(float *y, float *mean, float *invstd, float *running_mean, float *running_var,
