@@ -29,13 +29,13 @@ typedef struct {
 typedef void (*act_block_fn)(const act_ctx *c, ptrdiff_t b);
 
 /* Rough cost per element (flops) used for the threading threshold.  The piecewise-linear ones are memory
-   traffic, not arithmetic: 4 (a CNN's 64x20x24x24 ReLU gradient, 0.7M elements, splits over two threads;
-   an MLP's few-thousand-element layers stay on one). */
+   traffic, not arithmetic: FNN_ELEM_COST (a ReLU gradient splits at ~64k elements per thread, a small ResNet's
+   64x64x7x7 one over two threads; an MLP's few-thousand-element layers stay on one). */
 static double act_cost(int kind, int training) {
     switch (kind) {
-    case FNN_ACT_IDENTITY: case FNN_ACT_RELU: case FNN_ACT_LEAKY_RELU: case FNN_ACT_PRELU: return 4.0;
-    case FNN_ACT_RRELU: return training ? 30.0 : 1.0;
-    case FNN_ACT_SOFTSIGN: return 4.0;
+    case FNN_ACT_IDENTITY: case FNN_ACT_RELU: case FNN_ACT_LEAKY_RELU: case FNN_ACT_PRELU: return FNN_ELEM_COST;
+    case FNN_ACT_RRELU: return training ? 30.0 : FNN_ELEM_COST;
+    case FNN_ACT_SOFTSIGN: return FNN_ELEM_COST;
     default: return 24.0;
     }
 }

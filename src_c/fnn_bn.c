@@ -417,7 +417,7 @@ int fnn_bn_forward_train_ep(float *y, float *mean, float *invstd, float *running
     c.x = x; c.gamma = gamma; c.beta = beta;
     c.momentum = (double)momentum; c.eps = (double)eps;
     c.N = N; c.C = C; c.S = S; c.relu = relu != 0;
-    double work = 6.0 * (double)N * (double)C * (double)S;
+    double work = 2.0 * FNN_ELEM_COST * (double)N * (double)C * (double)S;   /* two passes: sums, normalise */
     if (S == 1) run_units(BN_PICK(train_block), &c, (C + BN_CBLOCK - 1) / BN_CBLOCK, work, n_threads);
     else run_units(BN_PICK(train_chan), &c, C, work, n_threads);
     return FNN_OK;
@@ -438,7 +438,7 @@ int fnn_bn_forward_eval_ep(float *y, const float *x, const float *gamma, const f
     c.y = y; c.x = x; c.gamma = gamma; c.beta = beta; c.crmean = running_mean; c.crvar = running_var;
     c.eps = (double)eps;
     c.N = N; c.C = C; c.S = S; c.relu = relu != 0;
-    double work = 2.0 * (double)N * (double)C * (double)S;
+    double work = FNN_ELEM_COST * (double)N * (double)C * (double)S;
     if (S == 1) run_units(BN_PICK(eval_block), &c, (C + BN_CBLOCK - 1) / BN_CBLOCK, work, n_threads);
     else run_units(BN_PICK(eval_chan), &c, C, work, n_threads);
     return FNN_OK;
@@ -459,7 +459,7 @@ int fnn_bn_backward_ep(float *dx, float *dgamma, float *dbeta, const float *dy, 
     c.y = dx; c.dgamma = dgamma; c.dbeta = dbeta; c.dy = dy; c.x = x; c.cmean = mean; c.cinvstd = invstd;
     c.gamma = gamma; c.relu_y = relu_y;
     c.N = N; c.C = C; c.S = S;
-    double work = (relu_y ? 9.0 : 8.0) * (double)N * (double)C * (double)S;
+    double work = (relu_y ? 2.5 : 2.0) * FNN_ELEM_COST * (double)N * (double)C * (double)S;   /* sums, dx pass */
     if (S == 1) run_units(BN_PICK(back_block), &c, (C + BN_CBLOCK - 1) / BN_CBLOCK, work, n_threads);
     else run_units(BN_PICK(back_chan), &c, C, work, n_threads);
     return FNN_OK;

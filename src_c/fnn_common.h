@@ -63,6 +63,13 @@ static inline void fnn_ftz_leave(unsigned old) { (void)old; }
 #define FNN_PAR_MIN_WORK 1048576.0
 #endif
 
+/* The work of one element of a memory-bound pass (an elementwise sum, a batch-norm or ReLU-gradient sweep, a
+   reduction of partial sums), in those units: ~16 GEMM flops take as long as streaming one float through L2 on
+   this class of machine, so such a pass splits at ~64k elements per thread.  At 4 per element (the old
+   weight) the small ResNet's 64x64x7x7 batch norms and residual sums (200k elements, 60-120 us each) ran on
+   one thread while the other waited: 15% of a 2-thread epoch's cycles were spent at OpenMP barriers. */
+#define FNN_ELEM_COST 16.0
+
 /* Threads to use for `work` units given the caller's budget; 1 when below the threshold. */
 static inline int fnn_threads_for(double work, int n_threads) {
     if (n_threads < 1) return 1;

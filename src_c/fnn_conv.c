@@ -373,7 +373,7 @@ int fnn_conv2d_backward(float *dx, float *dw, float *db, const float *dout, cons
     if (st != FNN_OK || !use_part) return st;
     /* dw = partial 0 + partial 1 + ... in chunk order: summed into partial 0 in place (streaming, each element
        by one thread in the same order whatever the split), then copied (or transposed) into dw */
-    int rt = fnn_threads_for((double)nch * (double)c.wsz, n_threads);
+    int rt = fnn_threads_for(FNN_ELEM_COST * (double)nch * (double)c.wsz, n_threads);   /* memory-bound */
     (void)rt;
     if (nch > 1) {
         const ptrdiff_t nblk = (c.wsz + 4095) / 4096;

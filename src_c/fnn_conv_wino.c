@@ -151,7 +151,9 @@ static void pack_filters(float *up, const float *w, const wgeo *g, const fnn_con
     const ptrdiff_t K8 = g->C8, J16 = g->OC16;
     memset(up, 0, (size_t)(nn * K8 * J16) * sizeof(float));
     /* rows k over the threads (each writes its own rows of every panel) */
-    int nt = fnn_threads_for(2.0 * (double)g->C * (double)g->OC * (double)(n * rr + nn * r), n_threads);
+    /* the transform's flops and the scattered stores of its nn * C * OC outputs */
+    int nt = fnn_threads_for((double)g->C * (double)g->OC * (2.0 * (double)(n * rr + nn * r) + FNN_ELEM_COST * nn),
+                             n_threads);
     if (nt > g->C) nt = (int)g->C;
     (void)nt;
     CONV_PAR_FOR(nt)
@@ -508,7 +510,8 @@ void fnn_conv_wino_dw_finish(float *dw, const float *dU, const fnn_conv_shape *s
     const int n = g.n, r = g.r;
     const float *G = mat_G(g.m, r);
     const ptrdiff_t C8 = g.C8, OC8 = g.OC8;
-    int nt = fnn_threads_for(2.0 * (double)s->C * (double)s->OC * (double)(r * n * n + r * r * n), n_threads);
+    int nt = fnn_threads_for((double)s->C * (double)s->OC * (2.0 * (double)(r * n * n + r * r * n) +
+                                                             FNN_ELEM_COST * (double)(n * n)), n_threads);   /* + dU's reads */
     if (nt > s->C) nt = (int)s->C;
     (void)nt;
     CONV_PAR_FOR(nt)

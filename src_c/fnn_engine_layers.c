@@ -248,7 +248,7 @@ static void bias_grad(float *FNN_RESTRICT db, const float *FNN_RESTRICT dy, ptrd
    every split gives the same bits). */
 static void ew_add(float *y, const float *a, const float *b, ptrdiff_t n, int relu, int nt) {
     const ptrdiff_t nb = (n + EW_BLOCK - 1) / EW_BLOCK;
-    int t = fnn_threads_for(2.0 * (double)n, nt);   /* memory-bound: two reads and a write per float */
+    int t = fnn_threads_for(FNN_ELEM_COST * (double)n, nt);   /* memory-bound: two reads and a write per float */
     (void)t;
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(t) schedule(static) if (t > 1)
