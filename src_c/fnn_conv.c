@@ -229,7 +229,7 @@ int fnn_conv2d_forward_ep(float *out, const float *x, const float *w, const floa
     if (nt > 1) {
 #ifdef _OPENMP
         c.gemm_threads = 1;
-#pragma omp parallel for num_threads(nt) schedule(static) reduction(max : st)
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) reduction(max : st)
         for (ptrdiff_t n = 0; n < s->N; n++) {
             int r = forward_sample(&c, n, ws + thread_id() * c.colsz);
             if (r > st) st = r;
@@ -359,7 +359,7 @@ int fnn_conv2d_backward(float *dx, float *dw, float *db, const float *dout, cons
     if (nt > 1) {
 #ifdef _OPENMP
         c.gemm_threads = 1;
-#pragma omp parallel for num_threads(nt) schedule(static) reduction(max : st)
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) reduction(max : st)
         for (ptrdiff_t k = 0; k < nch; k++) {
             int r = backward_chunk(&c, k, part + k * c.wsz, ws + thread_id() * c.colsz);
             if (r > st) st = r;
