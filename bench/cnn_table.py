@@ -5,7 +5,9 @@
 
 Each (library, thread count, case) runs in its own process (two OpenMP runtimes in one process would share
 cores badly); synthetic seeded data (speed only), plain SGD, cross-entropy.  Prints a markdown table with the
-ratio fastnn / PyTorch.  The networks are those of issue #7: Nielsen's conv20(5x5)-pool-fc100 and
+ratio fastnn / PyTorch.  With ``--rounds R`` the libraries alternate R times per (case, threads), each run a
+fresh process, and the table gives the median samples/s of each and the median of the R per-round ratios with
+their range: on a shared, noisy machine one pair of runs can swing the ratio by 20%.  The networks are those of issue #7: Nielsen's conv20(5x5)-pool-fc100 and
 conv20-pool-conv40-pool-fc100, LeNet-5, the Fashion-MNIST two-conv network and a small ResNet.
 """
 import argparse
@@ -134,6 +136,7 @@ def main():
     ap.add_argument("--batches", type=int, default=40, help="timed batches per epoch")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--impls", default="fastnn,torch")
+    ap.add_argument("--rounds", type=int, default=1, help="alternations of the libraries; medians reported")
     ap.add_argument("--worker", nargs=3, metavar=("IMPL", "THREADS", "CASE"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -145,22 +148,32 @@ def main():
     rows = []
     for case in args.cases.split(","):
         for t in (int(x) for x in args.threads.split(",")):
-            res = {}
-            for impl in args.impls.split(","):
-                env["OMP_NUM_THREADS"] = str(t)
-                p = subprocess.run([sys.executable, os.path.abspath(__file__), "--batches", str(args.batches),
-                                    "--batch", str(args.batch), "--worker", impl, str(t), case],
-                                   capture_output=True, text=True, env=env)
-                res[impl] = float(p.stdout.strip().splitlines()[-1]) if p.returncode == 0 else None
-                if p.returncode:
-                    print(f"{impl} {case} t={t} failed:\n{p.stderr[-2000:]}", file=sys.stderr)
-            print(f"  {case} t={t}: {res}", file=sys.stderr, flush=True)
-            rows.append((case, t, res))
+            runs = {impl: [] for impl in args.impls.split(",")}
+            ratios = []
+            for _ in range(max(1, args.rounds)):
+                res = {}
+                for impl in runs:
+                    env["OMP_NUM_THREADS"] = str(t)
+                    p = subprocess.run([sys.executable, os.path.abspath(__file__), "--batches", str(args.batches),
+                                        "--batch", str(args.batch), "--worker", impl, str(t), case],
+                                       capture_output=True, text=True, env=env)
+                    res[impl] = float(p.stdout.strip().splitlines()[-1]) if p.returncode == 0 else None
+                    if p.returncode:
+                        print(f"{impl} {case} t={t} failed:\n{p.stderr[-2000:]}", file=sys.stderr)
+                    elif res[impl]:
+                        runs[impl].append(res[impl])
+                if res.get("fastnn") and res.get("torch"):
+                    ratios.append(res["fastnn"] / res["torch"])
+                print(f"  {case} t={t}: {res}", file=sys.stderr, flush=True)
+            rows.append((case, t, {k: float(np.median(v)) if v else None for k, v in runs.items()}, ratios))
     print("| Network | Threads | fastnn samples/s | PyTorch samples/s | fastnn / PyTorch |")
     print("|---|---:|---:|---:|---:|")
-    for case, t, res in rows:
+    for case, t, res, ratios in rows:
         f, tt = res.get("fastnn"), res.get("torch")
-        ratio = f"{f / tt:.2f}x" if f and tt else "n/a"
+        if len(ratios) > 1:
+            ratio = f"{np.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f}, {len(ratios)} rounds)"
+        else:
+            ratio = f"{ratios[0]:.2f}x" if ratios else "n/a"
         print(f"| {CASES[case]} | {t} | {f or 0:,.0f} | {tt or 0:,.0f} | {ratio} |")
     try:
         print(f"\nload average {os.getloadavg()[0]:.2f} on {os.cpu_count()} logical CPUs")
