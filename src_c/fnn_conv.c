@@ -242,6 +242,14 @@ int fnn_conv2d_forward_ep(float *out, const float *x, const float *w, const floa
     return st;
 }
 
+/* a[i] += b[i], i < n (a weight-gradient partial into the running sum; elementwise, any split) */
+static void add_partial(float *FNN_RESTRICT a, const float *FNN_RESTRICT b, ptrdiff_t n, int n_threads) {
+    int nt = fnn_threads_for(FNN_ELEM_COST * (double)n, n_threads);
+    (void)nt;
+    CONV_PAR_FOR(nt)
+    for (ptrdiff_t i = 0; i < n; i++) a[i] += b[i];
+}
+
 /* One chunk of samples: its weight-gradient partial into dwp (overwritten), and dx of its samples. */
 static int backward_chunk(const conv_ctx *c, ptrdiff_t chunk, float *dwp, float *col) {
     const fnn_conv_shape *s = c->s;
@@ -366,16 +374,21 @@ int fnn_conv2d_backward(float *dx, float *dw, float *db, const float *dout, cons
         }
 #endif
     } else {
+        /* one outer thread: the chunks run in order, so each partial is added into partial 0 as soon as it is
+           done (the same float adds in the same order as the reduction below), partial 1 the only other
+           buffer: both stay in cache instead of nch partials streaming back from memory */
         c.gemm_threads = fnn_threads_for(work, n_threads);
-        for (ptrdiff_t k = 0; k < nch && st == FNN_OK; k++)
-            st = backward_chunk(&c, k, use_part ? part + k * c.wsz : dw, ws);
+        for (ptrdiff_t k = 0; k < nch && st == FNN_OK; k++) {
+            st = backward_chunk(&c, k, use_part ? part + (k > 0) * c.wsz : dw, ws);
+            if (st == FNN_OK && use_part && k > 0) add_partial(part, part + c.wsz, c.wsz, c.gemm_threads);
+        }
     }
     if (st != FNN_OK || !use_part) return st;
     /* dw = partial 0 + partial 1 + ... in chunk order: summed into partial 0 in place (streaming, each element
        by one thread in the same order whatever the split), then copied (or transposed) into dw */
     int rt = fnn_threads_for(FNN_ELEM_COST * (double)nch * (double)c.wsz, n_threads);   /* memory-bound */
     (void)rt;
-    if (nch > 1) {
+    if (nch > 1 && nt > 1) {
         const ptrdiff_t nblk = (c.wsz + 4095) / 4096;
         CONV_PAR_FOR(rt)
         for (ptrdiff_t bi = 0; bi < nblk; bi++) {
