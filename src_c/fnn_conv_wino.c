@@ -52,8 +52,13 @@ int fnn_conv_wino_ok(const fnn_conv_shape *s, int pass) {
        on dev-zen3 (batch 64, Winograd vs the best other route): forward and weight gradient win from 6 input
        and 16 output channels (6->16 5x5 1.27x / 1.30x, 20->40 5x5 1.41x / 1.22x, 32->64 5x5 1.49x / 1.39x,
        the ResNet's 3x3 layers 1.85-2.76x / 1.03-2.01x); the input gradient (a convolution of dout, padded by
-       K-1-P) wins for 3x3 from 16 channels and for 5x5 from 32 (32->64 2.9x; 20->40 0.73x, 6->16 0.49x). */
-    if (isa != FNN_ISA_AVX2 || s->OC < 16 || s->C < 6) return 0;
+       K-1-P) wins for 3x3 from 16 channels and for 5x5 from 32 (32->64 2.9x; 20->40 0.73x, 6->16 0.49x).
+       The same rule on AVX-512 CPUs (the transforms and products run on their AVX2 kernels there), not yet
+       measured on one: F(4x4, 3x3) does a quarter of the direct multiplies and F(4x4, 5x5) a sixth, so they
+       should beat the im2col GEMM where 512-bit FMAs run at the 256-bit rate (Zen 4, double-pumped) and at
+       twice it (Intel's two 512-bit FMA ports) alike; before this, the AVX-512 dev machine's im2col route
+       trained the small ResNet at 0.70-1.06x PyTorch. */
+    if (s->OC < 16 || s->C < 6) return 0;
     return pass != FNN_WINO_DX || (s->C >= 16 && (s->KH == 3 || s->C >= 32));
 #else
     (void)s;
