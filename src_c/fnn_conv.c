@@ -200,9 +200,9 @@ int fnn_conv2d_forward_ep(float *out, const float *x, const float *w, const floa
         int st = fnn_conv_dw_forward(out, x, w, bias, s, n_threads);
         if (st != FNN_OK || !relu) return st;
         /* the depthwise kernel has no epilogue: the ReLU as its own pass, planes over threads as the
-           activation pass it replaces (4 units of work per element, see fnn_act.c) */
+           activation pass it replaces (FNN_ELEM_COST per element, as in fnn_act.c) */
         const ptrdiff_t planes = s->N * s->OC, P = s->OH * s->OW;
-        int nt = fnn_threads_for(4.0 * (double)planes * (double)P, n_threads);
+        int nt = fnn_threads_for(FNN_ELEM_COST * (double)planes * (double)P, n_threads);
         if (nt > planes) nt = (int)planes;
         (void)nt;
         CONV_PAR_FOR(nt)
@@ -302,7 +302,7 @@ static int backward_chunk(const conv_ctx *c, ptrdiff_t chunk, float *dwp, float 
 // db (OC) = sum over n, oh, ow of dout (N,OC,OH,OW), in double, samples in order
 void fnn_conv_bias_grad(float *db, const float *dout, const fnn_conv_shape *s, int n_threads) {
     const ptrdiff_t P = s->OH * s->OW;
-    int nt = fnn_threads_for(4.0 * (double)s->N * (double)s->OC * (double)P, n_threads);   /* memory-bound */
+    int nt = fnn_threads_for(FNN_ELEM_COST * (double)s->N * (double)s->OC * (double)P, n_threads);   /* memory-bound */
     if (nt > s->OC) nt = (int)s->OC;
     (void)nt;
     CONV_PAR_FOR(nt)
@@ -385,7 +385,8 @@ int fnn_conv2d_backward(float *dx, float *dw, float *db, const float *dout, cons
     }
     if (st != FNN_OK || !use_part) return st;
     /* dw = partial 0 + partial 1 + ... in chunk order: summed into partial 0 in place (streaming, each element
-       by one thread in the same order whatever the split), then copied (or transposed) into dw */
+       by one thread in the same order whatever the split; on one outer thread the loop above did it), then
+       copied (or transposed) into dw */
     int rt = fnn_threads_for(FNN_ELEM_COST * (double)nch * (double)c.wsz, n_threads);   /* memory-bound */
     (void)rt;
     if (nch > 1 && nt > 1) {

@@ -55,13 +55,19 @@ static int readers(const fnn_plan *p, int l) {
     return n;
 }
 
+/* 1 when layer l's forward pass computes the ReLU of layer l + 1 (relu_fused): read from the workspace, whose
+   output buffers alias exactly then. */
+static int relu_aliased(const fnn_workspace *w, const fnn_plan *p, int l) {
+    return l + 1 < p->n_layers && w->out[l + 1] == w->out[l];
+}
+
 /* 1 when layer l is a batch norm whose following ReLU is fused (relu_fused; the outputs alias, so the test holds
    for the workspace at hand).  The backward fuses it too: the ReLU layer l + 1 skips its backward and leaves
    g[l] unwritten, and the BN reads g[l + 1] masked by the shared output w->out[l] > 0 (fnn_bn_backward_ep), so
    one pass over the gradient less.  Nothing else reads g[l]: relu_fused makes the ReLU l's only consumer (and,
    in fnn_ws_alloc's bookkeeping, its first and only writer, so no sum into g[l] is expected either). */
 static int bn_relu_fused(const fnn_workspace *w, const fnn_plan *p, int l) {
-    return l >= 0 && l + 1 < p->n_layers && p->layers[l].kind == FNN_LAYER_BATCHNORM && w->out[l + 1] == w->out[l];
+    return l >= 0 && p->layers[l].kind == FNN_LAYER_BATCHNORM && relu_aliased(w, p, l);
 }
 
 static ptrdiff_t conv_ws_floats(const fnn_plan *p, ptrdiff_t B, int nt) {
@@ -331,14 +337,14 @@ int fnn_forward(const float **result, fnn_workspace *w, const fnn_plan *p, const
                 W = w->wdc[l];
             }
             // out (B, O) = in (B, I) @ W (O, I)^T + b (O), the bias (and a following ReLU) in the GEMM epilogue
-            const int relu = l + 1 < p->n_layers && w->out[l + 1] == out;   // aliased: relu_fused
+            const int relu = relu_aliased(w, p, l);
             const fnn_gemm_epilogue ep = {L->b_off >= 0 ? p->params + L->b_off : NULL, relu, NULL};
             st = fnn_sgemm_ep(0, 1, B, L->out_dim, L->in_dim, 1.0f, in, L->in_dim, W, L->in_dim, 0.0f, out,
                               L->out_dim, &ep, nt);
             break;
         }
         case FNN_LAYER_ACT:
-            if (l > 0 && out == w->out[l - 1]) break;   // relu_fused: layer l - 1's forward pass computed it
+            if (l > 0 && relu_aliased(w, p, l - 1)) break;   // layer l - 1's forward pass computed it
             st = fnn_act_forward(out, training && w->rs ? w->rs[l] : NULL, in, &L->act,
                                  L->slope_off >= 0 ? p->params + L->slope_off : NULL, p->seed, step,
                                  training, B, L->out_dim, nt);
@@ -350,7 +356,7 @@ int fnn_forward(const float **result, fnn_workspace *w, const fnn_plan *p, const
         case FNN_LAYER_CONV: {
             fnn_conv_shape s = L->conv;
             s.N = B;
-            const int relu = l + 1 < p->n_layers && w->out[l + 1] == out;   // aliased: relu_fused
+            const int relu = relu_aliased(w, p, l);
             st = fnn_conv2d_forward_ep(out, in, p->params + L->w_off, L->b_off >= 0 ? p->params + L->b_off : NULL,
                                        &s, relu, w->conv_ws, nt);
             break;
@@ -365,7 +371,7 @@ int fnn_forward(const float **result, fnn_workspace *w, const fnn_plan *p, const
             const float *gamma = L->w_off >= 0 ? p->params + L->w_off : NULL;
             const float *beta = L->b_off >= 0 ? p->params + L->b_off : NULL;
             float *rm = p->params + L->rm_off, *rv = p->params + L->rv_off;
-            const int relu = l + 1 < p->n_layers && w->out[l + 1] == out;   // aliased: relu_fused
+            const int relu = relu_aliased(w, p, l);
             if (training) {
                 st = fnn_bn_forward_train_ep(out, w->stat[l], w->stat[l] + L->bn_c, update_stats ? rm : NULL,
                                              update_stats ? rv : NULL, in, gamma, beta, L->bn_momentum, L->bn_eps,
@@ -379,7 +385,7 @@ int fnn_forward(const float **result, fnn_workspace *w, const fnn_plan *p, const
             memcpy(out, in, (size_t)(B * L->out_dim) * sizeof(float));
             break;
         case FNN_LAYER_ADD: {
-            const int relu = l + 1 < p->n_layers && w->out[l + 1] == out;   // aliased: relu_fused
+            const int relu = relu_aliased(w, p, l);
             ew_add(out, in, fnn_layer_input(w, xb, L->src2), B * L->out_dim, relu, nt);
             break;
         }
