@@ -3,6 +3,9 @@
        -> ir (MR rows: A panel MR x KC packed per thread on its stack, lives in L1) -> jr (NR columns: kernel).
    No-pack paths: an operand is read in place when its layout already suits the kernel and packing would cost
    more than it saves (small M: B row-major read directly; small N: A read directly, row- or column-form).
+   Orientation: when the shape's edges waste less of the 6 x 16 AVX2 tiles that way (M = 128 is 22 tiles of 6
+   rows but 8 of 16), the driver multiplies C^T = op(B)^T @ op(A)^T with kernels that store their tile
+   transposed (gemm_swap); every element is the same sequence of FMAs either way, so C is bitwise the same.
    Threads form a grid over the ir and jr panels (gemm_thread); K is never split and the tiles, blocks and
    kernels depend only on the shape, so every element of C is computed by the same sequence of operations
    whatever the thread count (bitwise identical results). */
@@ -67,6 +70,7 @@ static const fnn_gemm_arch_t *arch_for(int isa) {
 typedef struct {
     const fnn_gemm_arch_t *ar;
     int trans_a, trans_b, a_direct, b_direct;
+    int ct;            /* C transposed: the driver's (i, j) is c[j * ldc + i] (the C^T orientation) */
     ptrdiff_t m, n, k, lda, ldb, ldc;
     ptrdiff_t kc, nc;  /* depth and width blocks: K and N split into equal blocks no larger than KC, NC */
     float alpha, beta;
@@ -131,11 +135,14 @@ static void compute_block(const gemm_ctx *x, const float *bb, ptrdiff_t jc, ptrd
         const float *asrc = x->trans_a ? x->a + pc * x->lda + i0 : x->a + i0 * x->lda + pc;
         const float *ap = apack;
         ptrdiff_t sa = MR;
-        fnn_ukr_t ukr = ar->ukr_col;
+        fnn_ukr_t ukr = x->ct ? ar->ukr_col_t : ar->ukr_col, ukr_half = x->ct ? ar->ukr_col_half_t : ar->ukr_col_half;
         if (x->a_direct && mr == MR) {
             ap = asrc;
             sa = x->lda;
-            if (!x->trans_a) ukr = ar->ukr_row;
+            if (!x->trans_a) {
+                ukr = x->ct ? ar->ukr_row_t : ar->ukr_row;
+                ukr_half = x->ct ? ar->ukr_row_half_t : ar->ukr_row_half;
+            }
         } else {
             ar->pack_a(apack, asrc, x->lda, x->trans_a, kcur, mr, MR);
         }
@@ -153,11 +160,15 @@ static void compute_block(const gemm_ctx *x, const float *bb, ptrdiff_t jc, ptrd
             } else {
                 bp = bb + (x->b_direct ? 0 : jr * kcur * NR);
             }
-            fnn_ukr_t uk = ukr;
-            if (2 * nr <= NR && ar->ukr_col_half) uk = ukr == ar->ukr_col ? ar->ukr_col_half : ar->ukr_row_half;
-            uk(kcur, ap, sa, bp, rsb, x->c + i0 * x->ldc + j0, x->ldc, x->alpha, beta, mr, nr);
-            if (x->ep && pc + kcur == x->k)
-                fnn_gemm_tile_epilogue(x->c + i0 * x->ldc + j0, x->ldc, mr, nr, i0, j0, x->ep);
+            fnn_ukr_t uk = 2 * nr <= NR && ukr_half ? ukr_half : ukr;
+            float *ct = x->c + (x->ct ? j0 * x->ldc + i0 : i0 * x->ldc + j0);
+            uk(kcur, ap, sa, bp, rsb, ct, x->ldc, x->alpha, beta, mr, nr);
+            if (x->ep && pc + kcur == x->k) {
+                if (x->ct)
+                    fnn_gemm_tile_epilogue(ct, x->ldc, nr, mr, j0, i0, x->ep);
+                else
+                    fnn_gemm_tile_epilogue(ct, x->ldc, mr, nr, i0, j0, x->ep);
+            }
         }
     }
 }
@@ -210,6 +221,35 @@ static void scale_c(ptrdiff_t m, ptrdiff_t n, float beta, float *c, ptrdiff_t ld
 static double balance(ptrdiff_t items, int nt) {
     ptrdiff_t per = (items + nt - 1) / nt;
     return (double)items / (double)(per * nt);
+}
+
+/* Share of the work of the register tiles that lands in C, for m rows over MR-row tiles and n columns over
+   NR-column panels (the last one NR/2 wide when it fits and the ISA has the narrow kernel). */
+static double tile_use(const fnn_gemm_arch_t *ar, ptrdiff_t m, ptrdiff_t n) {
+    const ptrdiff_t MR = ar->mr, NR = ar->nr, r = n % NR;
+    ptrdiff_t pm = (m + MR - 1) / MR * MR, pn = n - r;
+    if (r) pn += 2 * r <= NR && ar->ukr_col_half ? NR / 2 : NR;
+    return ((double)m / (double)pm) * ((double)n / (double)pn);
+}
+
+int fnn_gemm_orient_mode = -1;
+
+/* Whether to multiply C^T = op(B)^T @ op(A)^T (the transposed-store kernels) instead of C = op(A) @ op(B):
+   when that uses the tiles better by more than GEMM_SWAP_MARGIN plus the transposed store's extra cost (8 x 8
+   register transposes, 6-float rows: about GEMM_SWAP_STORE_K k steps of a tile), and when B suits the left
+   operand's packing.  The left panels (MR x KC) are packed per row panel and reused across only M / NR column
+   panels in that orientation; from B^T (a Dense layer's forward pass) they are contiguous rows, and with
+   M <= GEMM_A_DIRECT_MAX_N they are read in place, but from a row-major B each panel is MR floats out of KC
+   distant rows (a 4 KiB stride when N = 1024 thrashes L1 and L2 sets): dev-zen3, 1 thread, 128x784x1024
+   79 -> 68 GFLOP/s swapped, 128x784x100 with B^T 71 -> 77, 32x54x100 52 -> 58. */
+#define GEMM_SWAP_MARGIN 0.01
+#define GEMM_SWAP_STORE_K 4.0
+static int gemm_swap(const fnn_gemm_arch_t *ar, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k) {
+    if (!ar->ukr_col_t || fnn_gemm_orient_mode == 0) return 0;
+    if (fnn_gemm_orient_mode == 1) return 1;
+    if (!trans_b && m > GEMM_A_DIRECT_MAX_N) return 0;
+    double keep = tile_use(ar, m, n), swap = tile_use(ar, n, m);
+    return swap > keep * (1.0 + GEMM_SWAP_MARGIN + GEMM_SWAP_STORE_K / (double)k);
 }
 
 /* Rows of the nt-thread grid (a divisor of nt): the best balance of ir panels x jr panels, each extra column
@@ -286,6 +326,16 @@ int fnn_sgemm_ep(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k
 
     gemm_ctx x;
     x.ar = arch_for(isa);
+    x.ct = gemm_swap(x.ar, trans_b, m, n, k);
+    if (x.ct) {   /* C^T (n, m) = op(B)^T @ op(A)^T: B's storage read as the left operand, A's as the right */
+        const float *t = a;
+        ptrdiff_t ld = lda, d = m;
+        int ta = trans_a;
+        a = b; lda = ldb; b = t; ldb = ld;
+        m = n; n = d;
+        trans_a = !trans_b;
+        trans_b = !ta;
+    }
     const ptrdiff_t MR = x.ar->mr, NR = x.ar->nr;
     ptrdiff_t nkb = (k + x.ar->kc - 1) / x.ar->kc, nnb = (n + x.ar->nc - 1) / x.ar->nc;
     const ptrdiff_t KC = (k + nkb - 1) / nkb;

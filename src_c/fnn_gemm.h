@@ -32,6 +32,11 @@ int fnn_sgemm_ep(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k
 void fnn_gemm_tile_epilogue(float *c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t i0, ptrdiff_t j0,
                             const fnn_gemm_epilogue *ep);
 
+/* Orientation of the packed driver (tests and benchmarks): -1 chosen per shape (default), 0 always C = op(A) op(B),
+   1 always C^T = op(B)^T op(A)^T where the ISA has the transposed-store kernels (AVX2).  Results are bitwise the
+   same in every mode. */
+extern int fnn_gemm_orient_mode;
+
 /* The plain triple loop the tests compare against (same contract, one thread). */
 int fnn_sgemm_naive(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
                     const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta,

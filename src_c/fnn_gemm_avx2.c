@@ -58,9 +58,54 @@ ukr_store(__m256 acc[MR][2], int NV, float *FNN_RESTRICT c, ptrdiff_t ldc, float
     }
 }
 
+/* The transposed tile: acc[i][v] lane l is C[8 v + l][i], for the driver's C^T = op(B)^T @ op(A)^T orientation
+   (fnn_gemm.c: the 6-row broadcast side runs along C's columns, the 16 vector lanes along its rows).  The same
+   alpha / beta arithmetic as ukr_store, so either orientation gives bitwise the same C; 8 x 8 register
+   transposes (two zero rows), then rows of mr floats in plain 4 + 2-float moves (nr rows, never past them). */
+static inline FNN_TARGET_AVX2 __attribute__((always_inline)) void
+ukr_store_t(__m256 acc[MR][2], int NV, float *FNN_RESTRICT c, ptrdiff_t ldc, float alpha, float beta, int mr,
+            int nr) {
+    const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+    const __m128 vb4 = _mm_set1_ps(beta);
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; v++) {
+        if (8 * v >= nr) break;
+        __m256 r[8];
+#pragma GCC unroll 6
+        for (int i = 0; i < MR; i++) r[i] = _mm256_mul_ps(va, acc[i][v]);
+        r[6] = r[7] = _mm256_setzero_ps();
+        fnn_transpose8(r);
+        const int rows = nr - 8 * v < 8 ? nr - 8 * v : 8;
+        float *cv = c + 8 * v * ldc;
+        if (mr == MR) {
+#pragma GCC unroll 8
+            for (int l = 0; l < 8; l++) {
+                if (l >= rows) break;
+                float *cl = cv + l * ldc;
+                __m128 lo = _mm256_castps256_ps128(r[l]), hi = _mm256_extractf128_ps(r[l], 1);
+                if (beta != 0.0f) {
+                    lo = _mm_fmadd_ps(vb4, _mm_loadu_ps(cl), lo);
+                    hi = _mm_fmadd_ps(vb4, _mm_loadl_pi(_mm_setzero_ps(), (const __m64 *)(cl + 4)), hi);
+                }
+                _mm_storeu_ps(cl, lo);
+                _mm_storel_pi((__m64 *)(cl + 4), hi);
+            }
+        } else {
+#pragma GCC unroll 8
+            for (int l = 0; l < 8; l++) {
+                if (l >= rows) break;
+                float *cl = cv + l * ldc;
+                __m256 x = r[l];
+                if (beta != 0.0f) x = _mm256_fmadd_ps(vb, fnn_load_first(cl, mr), x);
+                fnn_store_first(cl, x, mr);
+            }
+        }
+    }
+}
+
 /* Column-form A (a[p*sa + i]): packed panels and A^T read in place.
    c (6, 8 NV) = alpha * a (6,k) @ b (k, 8 NV) [b[p*rsb + j]] + beta * c */
-#define UKR_COL(NAME, NV)                                                                                        \
+#define UKR_COL(NAME, NV, STORE)                                                                                 \
     static FNN_TARGET_AVX2 void NAME(ptrdiff_t k, const float *FNN_RESTRICT a, ptrdiff_t sa,                    \
                                      const float *FNN_RESTRICT b, ptrdiff_t rsb, float *FNN_RESTRICT c,         \
                                      ptrdiff_t ldc, float alpha, float beta, int mr, int nr) {                  \
@@ -76,11 +121,11 @@ ukr_store(__m256 acc[MR][2], int NV, float *FNN_RESTRICT c, ptrdiff_t ldc, float
             a += sa;                                                                                             \
             b += rsb;                                                                                            \
         }                                                                                                        \
-        ukr_store(acc, NV, c, ldc, alpha, beta, mr, nr);                                                         \
+        STORE(acc, NV, c, ldc, alpha, beta, mr, nr);                                                             \
     }
 
 /* Row-form A (a[i*sa + p]): A stored (M, K) read in place (two groups of three row pointers). */
-#define UKR_ROW(NAME, NV)                                                                                        \
+#define UKR_ROW(NAME, NV, STORE)                                                                                 \
     static FNN_TARGET_AVX2 void NAME(ptrdiff_t k, const float *FNN_RESTRICT a, ptrdiff_t sa,                    \
                                      const float *FNN_RESTRICT b, ptrdiff_t rsb, float *FNN_RESTRICT c,         \
                                      ptrdiff_t ldc, float alpha, float beta, int mr, int nr) {                  \
@@ -101,13 +146,17 @@ ukr_store(__m256 acc[MR][2], int NV, float *FNN_RESTRICT c, ptrdiff_t ldc, float
             a3++;                                                                                                \
             b += rsb;                                                                                            \
         }                                                                                                        \
-        ukr_store(acc, NV, c, ldc, alpha, beta, mr, nr);                                                         \
+        STORE(acc, NV, c, ldc, alpha, beta, mr, nr);                                                             \
     }
 
-UKR_COL(ukr_col, 2)
-UKR_COL(ukr_col8, 1)
-UKR_ROW(ukr_row, 2)
-UKR_ROW(ukr_row8, 1)
+UKR_COL(ukr_col, 2, ukr_store)
+UKR_COL(ukr_col8, 1, ukr_store)
+UKR_ROW(ukr_row, 2, ukr_store)
+UKR_ROW(ukr_row8, 1, ukr_store)
+UKR_COL(ukr_col_t, 2, ukr_store_t)
+UKR_COL(ukr_col8_t, 1, ukr_store_t)
+UKR_ROW(ukr_row_t, 2, ukr_store_t)
+UKR_ROW(ukr_row8_t, 1, ukr_store_t)
 
 /* Panel of NR columns and kc steps: dst[p * NR + j] = op(B)[p, j] for j < nr, 0 for nr <= j < NR. */
 static FNN_TARGET_AVX2 void pack_b(float *FNN_RESTRICT dst, const float *FNN_RESTRICT b, ptrdiff_t ldb,
@@ -180,7 +229,8 @@ static FNN_TARGET_AVX2 void pack_a(float *FNN_RESTRICT dst, const float *FNN_RES
         for (int i = 0; i < MR; i++) dst[p * MR + i] = i < mr ? a[i * lda + p] : 0.0f;
 }
 
-static const fnn_gemm_arch_t arch_avx2 = {MR, NR, 256, 1024, ukr_col, ukr_row, ukr_col8, ukr_row8, pack_a, pack_b};
+static const fnn_gemm_arch_t arch_avx2 = {MR, NR, 256, 1024, ukr_col, ukr_row, ukr_col8, ukr_row8, pack_a, pack_b,
+                                           ukr_col_t, ukr_row_t, ukr_col8_t, ukr_row8_t};
 
 const fnn_gemm_arch_t *fnn_gemm_arch_avx2(void) { return &arch_avx2; }
 

@@ -50,6 +50,9 @@ typedef struct {
     fnn_ukr_t ukr_col_half, ukr_row_half; /* NR/2-wide kernels for a narrow last panel (nr <= NR/2), or NULL */
     fnn_packa_t pack_a;  /* packing of A panels */
     fnn_packb_t pack_b;  /* packing of B panels (both vectorised on AVX-512) */
+    /* The same four kernels storing their tile transposed (c[j * ldc + i] for tile element (i, j)), for the
+       C^T = op(B)^T @ op(A)^T orientation the driver takes when it wastes less of the tiles; NULL: never. */
+    fnn_ukr_t ukr_col_t, ukr_row_t, ukr_col_half_t, ukr_row_half_t;
 } fnn_gemm_arch_t;
 
 /* Packing (fnn_gemm_pack.c): portable C. */

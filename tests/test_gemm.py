@@ -295,3 +295,73 @@ def test_epilogue_argument_errors():
         _core.sgemm(a, b, c, 1.0, 0.0, False, False, 1, bias=np.ones(4, np.float32))
     with pytest.raises(ValueError, match="naive"):
         _core.sgemm(a, b, c, 1.0, 0.0, False, False, 1, naive=True, relu=True)
+
+
+# -- orientation: C = op(A) op(B) or C^T = op(B)^T op(A)^T with transposed-store kernels (AVX2) -------------
+
+
+@pytest.fixture
+def orient():
+    old = _core.gemm_orient_mode()
+    yield _core.gemm_orient_mode
+    _core.gemm_orient_mode(old)
+
+
+ORIENT_SHAPES = [(1, 1, 1), (5, 3, 7), (6, 9, 16), (7, 17, 17), (11, 5, 8), (12, 33, 25), (16, 40, 6),
+                 (23, 70, 31), (32, 54, 100), (41, 300, 9), (64, 257, 65), (100, 131, 128), (128, 100, 10),
+                 (129, 520, 47), (10, 784, 100)]
+
+
+@pytest.mark.parametrize("isa", available_isas())
+@pytest.mark.parametrize("ta,tb", [(0, 0), (0, 1), (1, 0), (1, 1)])
+def test_orientations_bitwise_and_right(rng, orient, threads, isa, ta, tb):
+    """Forced either way (and chosen), every orientation gives bitwise the same C, right against float64, for
+    tails in M, N and K (partial tiles, the narrow panel), strided C, beta 0 over NaN, and 1 or 2 threads."""
+    old = fastnn.get_isa()
+    fastnn.set_isa(isa)
+    try:
+        for m, k, n in ORIENT_SHAPES:
+            a, b = _operands(rng, m, k, n, ta, tb)
+            c0 = rng.standard_normal((m, n + 3)).astype(np.float32)[:, 1:n + 1]   # row stride n + 3
+            ref = _reference(a, b, c0, 0.75, -1.5, ta, tb)
+            res, res0 = [], []
+            for mode in (0, 1, -1):
+                orient(mode)
+                for nt in (1, 2):
+                    threads(nt)
+                    cw = np.array(np.broadcast_to(np.float32(7.0), (m, n + 3)))
+                    cw[:, 1:n + 1] = c0
+                    ops.gemm(a, b, cw[:, 1:n + 1], alpha=0.75, beta=-1.5, trans_a=bool(ta), trans_b=bool(tb))
+                    assert (cw[:, 0] == 7.0).all() and (cw[:, n + 1:] == 7.0).all(), (m, k, n, mode)
+                    res.append(cw[:, 1:n + 1].copy())
+                    cn = np.full((m, n), np.nan, np.float32)
+                    res0.append(ops.gemm(a, b, cn, beta=0.0, trans_a=bool(ta), trans_b=bool(tb)))
+            _check(res[0], ref, k, 1.5)
+            assert np.isfinite(res0[0]).all()
+            for r, r0 in zip(res[1:], res0[1:]):
+                assert np.array_equal(res[0], r), (m, k, n)
+                assert np.array_equal(res0[0], r0), (m, k, n)
+    finally:
+        fastnn.set_isa(old)
+
+
+@pytest.mark.parametrize("m,k,n,ta,tb", [(128, 100, 10, 0, 1), (32, 54, 100, 0, 0), (13, 300, 40, 1, 0)])
+def test_orientations_epilogue(orient, m, k, n, ta, tb):
+    """The epilogue (bias per column of C, ReLU) lands on the right elements when C is stored transposed."""
+    rng = np.random.default_rng(m + k + n)
+    a, b = _operands(rng, m, k, n, ta, tb)
+    bias = rng.standard_normal(n).astype(np.float32)
+    outs = []
+    for mode in (0, 1):
+        orient(mode)
+        c = np.full((m, n), np.nan, np.float32)
+        _core.sgemm(a, b, c, 1.0, 0.0, ta, tb, 1, bias=bias, relu=True)
+        outs.append(c)
+    np.testing.assert_array_equal(outs[0], outs[1])
+    ref = np.maximum(_reference(a, b, None, 1.0, 0.0, ta, tb) + bias, 0.0)
+    np.testing.assert_allclose(outs[1], ref, rtol=1e-4, atol=1e-4 * np.sqrt(k))
+
+
+def test_orient_mode_rejects_unknown(orient):
+    with pytest.raises(ValueError, match="mode must be -1, 0 or 1, got 2"):
+        orient(2)

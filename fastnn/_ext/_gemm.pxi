@@ -71,3 +71,16 @@ def sgemm(const float[:, :] a, const float[:, :] b, float[:, :] c, float alpha, 
             else:
                 st = fnn_sgemm(trans_a, trans_b, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, n_threads)
     check_status(st, "gemm")
+
+
+def gemm_orient_mode(mode=None):
+    """Orientation of the packed SGEMM: -1 chosen per shape (default), 0 always C = op(a) op(b), 1 always
+    C^T = op(b)^T op(a)^T where the ISA has the transposed-store kernels (AVX2).  The results are bitwise the
+    same in every mode.  Returns the previous mode; for tests and benchmarks."""
+    global fnn_gemm_orient_mode
+    cdef int old = fnn_gemm_orient_mode
+    if mode is not None:
+        if mode not in (-1, 0, 1):
+            raise ValueError(f"gemm_orient_mode: mode must be -1, 0 or 1, got {mode!r}")
+        fnn_gemm_orient_mode = mode
+    return old
