@@ -71,6 +71,7 @@ typedef struct {
     const fnn_gemm_arch_t *ar;
     int trans_a, trans_b, a_direct, b_direct;
     int ct;            /* C transposed: the driver's (i, j) is c[j * ldc + i] (the C^T orientation) */
+    ptrdiff_t n_ir, n_full;  /* row tiles, of which the first n_full are MR rows and the rest MR - 1 (row_tile) */
     ptrdiff_t m, n, k, lda, ldb, ldc;
     ptrdiff_t kc, nc;  /* depth and width blocks: K and N split into equal blocks no larger than KC, NC */
     float alpha, beta;
@@ -123,6 +124,30 @@ static void prefetch_a(const gemm_ctx *x, ptrdiff_t i0, int mr, ptrdiff_t pc, pt
         FNN_PREFETCH_L2(x->a + (i0 + q / lines) * x->lda + pc + 16 * (q % lines));
 }
 
+/* Row tiles: n_ir = ceil(M / MR).  Where the ISA has (MR - 1)-row kernels and the n_ir tiles of MR rows would
+   overhang M by w <= n_ir rows, the last w tiles are MR - 1 rows, so no tile computes a padding row (M = 128:
+   18 tiles of 6 and 4 of 5, where 22 of 6 waste 3%); otherwise the last tile is partial.  Each element of C is
+   the same sequence of FMAs either way. */
+static void row_tiles(gemm_ctx *x) {
+    const ptrdiff_t MR = x->ar->mr;
+    x->n_ir = (x->m + MR - 1) / MR;
+    ptrdiff_t w = x->n_ir * MR - x->m;
+    x->n_full = x->ar->ukr_col_short && w <= x->n_ir ? x->n_ir - w : x->n_ir;
+}
+
+static inline void row_tile(const gemm_ctx *x, ptrdiff_t ir, ptrdiff_t *i0, int *mr) {
+    const ptrdiff_t MR = x->ar->mr;
+    ptrdiff_t s = ir < x->n_full ? ir * MR : x->n_full * MR + (ir - x->n_full) * (MR - 1);
+    ptrdiff_t h = ir < x->n_full ? MR : MR - 1;
+    *i0 = s;
+    *mr = (int)(x->m - s < h ? x->m - s : h);
+}
+
+/* Rows the kernel for a tile of mr rows computes: MR - 1 (short kernels) for mr < MR where the ISA has them. */
+static inline int kernel_rows(const gemm_ctx *x, int mr) {
+    return mr < x->ar->mr && x->ar->ukr_col_short ? x->ar->mr - 1 : x->ar->mr;
+}
+
 /* C rows of panels [ir_lo, ir_hi) x columns of panels [jr_lo, jr_hi) of the current (jc, pc) block. */
 static void compute_block(const gemm_ctx *x, const float *bb, ptrdiff_t jc, ptrdiff_t ncur, ptrdiff_t pc,
                           ptrdiff_t kcur, float beta, ptrdiff_t ir_lo, ptrdiff_t ir_hi, ptrdiff_t jr_lo, ptrdiff_t jr_hi) {
@@ -130,24 +155,34 @@ static void compute_block(const gemm_ctx *x, const float *bb, ptrdiff_t jc, ptrd
     const int MR = ar->mr, NR = ar->nr;
     FNN_ALIGN64 float apack[FNN_GEMM_MR_MAX * FNN_GEMM_KC_MAX];
     for (ptrdiff_t ir = ir_lo; ir < ir_hi; ir++) {
-        ptrdiff_t i0 = ir * MR;
-        int mr = (int)(x->m - i0 < MR ? x->m - i0 : MR);
+        ptrdiff_t i0;
+        int mr;
+        row_tile(x, ir, &i0, &mr);
+        const int kr = kernel_rows(x, mr), shrt = kr < MR;
         const float *asrc = x->trans_a ? x->a + pc * x->lda + i0 : x->a + i0 * x->lda + pc;
         const float *ap = apack;
         ptrdiff_t sa = MR;
-        fnn_ukr_t ukr = x->ct ? ar->ukr_col_t : ar->ukr_col, ukr_half = x->ct ? ar->ukr_col_half_t : ar->ukr_col_half;
-        if (x->a_direct && mr == MR) {
+        const int in_place = x->a_direct && mr == kr;
+        /* a short tile read in place takes its full-width kernel on a narrow last panel too (the half kernels
+           compute MR rows, one past the tile); packed, the half kernel reads the panel's zero row */
+        fnn_ukr_t ukr, ukr_half;
+        if (in_place && !x->trans_a) {
+            ukr = shrt ? (x->ct ? ar->ukr_row_short_t : ar->ukr_row_short) : (x->ct ? ar->ukr_row_t : ar->ukr_row);
+            ukr_half = shrt ? NULL : x->ct ? ar->ukr_row_half_t : ar->ukr_row_half;   /* in place */
+        } else {
+            ukr = shrt ? (x->ct ? ar->ukr_col_short_t : ar->ukr_col_short) : (x->ct ? ar->ukr_col_t : ar->ukr_col);
+            ukr_half = shrt && in_place ? NULL : x->ct ? ar->ukr_col_half_t : ar->ukr_col_half;
+        }
+        if (in_place) {
             ap = asrc;
             sa = x->lda;
-            if (!x->trans_a) {
-                ukr = x->ct ? ar->ukr_row_t : ar->ukr_row;
-                ukr_half = x->ct ? ar->ukr_row_half_t : ar->ukr_row_half;
-            }
         } else {
             ar->pack_a(apack, asrc, x->lda, x->trans_a, kcur, mr, MR);
         }
-        ptrdiff_t i0n = i0 + MR;
-        int mrn = (int)(x->m - i0n < MR ? x->m - i0n : MR), pf = ir + 1 < ir_hi && !(x->a_direct && mrn == MR);
+        ptrdiff_t i0n = 0;
+        int mrn = 0;
+        if (ir + 1 < ir_hi) row_tile(x, ir + 1, &i0n, &mrn);
+        int pf = ir + 1 < ir_hi && !(x->a_direct && mrn == kernel_rows(x, mrn));
         for (ptrdiff_t jr = jr_lo; jr < jr_hi; jr++) {
             if (pf) prefetch_a(x, i0n, mrn, pc, kcur, jr - jr_lo, jr_hi - jr_lo);
             ptrdiff_t j0 = jc + jr * NR;
@@ -180,7 +215,7 @@ static void compute_block(const gemm_ctx *x, const float *bb, ptrdiff_t jc, ptrd
 static void gemm_thread(const gemm_ctx *x, int tid, int nt, int tm) {
     const fnn_gemm_arch_t *ar = x->ar;
     const ptrdiff_t NR = ar->nr, KC = x->kc, NC = x->nc;
-    const ptrdiff_t n_ir = (x->m + ar->mr - 1) / ar->mr;
+    const ptrdiff_t n_ir = x->n_ir;
     const int tn = nt / tm, gi = tid % tm, gj = tid / tm;
     unsigned blk = 0;
     for (ptrdiff_t jc = 0; jc < x->n; jc += NC) {
@@ -223,32 +258,37 @@ static double balance(ptrdiff_t items, int nt) {
     return (double)items / (double)(per * nt);
 }
 
-/* Share of the work of the register tiles that lands in C, for m rows over MR-row tiles and n columns over
-   NR-column panels (the last one NR/2 wide when it fits and the ISA has the narrow kernel). */
+/* Share of the work of the register tiles that lands in C, for m rows over MR-row tiles (none wasted where the
+   short tiles cover them, row_tiles) and n columns over NR-column panels (the last one NR/2 wide when it fits
+   and the ISA has the narrow kernel). */
 static double tile_use(const fnn_gemm_arch_t *ar, ptrdiff_t m, ptrdiff_t n) {
     const ptrdiff_t MR = ar->mr, NR = ar->nr, r = n % NR;
-    ptrdiff_t pm = (m + MR - 1) / MR * MR, pn = n - r;
+    ptrdiff_t q = (m + MR - 1) / MR, pm = ar->ukr_col_short && q * MR - m <= q ? m : q * MR, pn = n - r;
     if (r) pn += 2 * r <= NR && ar->ukr_col_half ? NR / 2 : NR;
     return ((double)m / (double)pm) * ((double)n / (double)pn);
 }
 
 int fnn_gemm_orient_mode = -1;
 
-/* Whether to multiply C^T = op(B)^T @ op(A)^T (the transposed-store kernels) instead of C = op(A) @ op(B):
-   when that uses the tiles better by more than GEMM_SWAP_MARGIN plus the transposed store's extra cost (8 x 8
-   register transposes, 6-float rows: about GEMM_SWAP_STORE_K k steps of a tile), and when B suits the left
-   operand's packing.  The left panels (MR x KC) are packed per row panel and reused across only M / NR column
-   panels in that orientation; from B^T (a Dense layer's forward pass) they are contiguous rows, and with
-   M <= GEMM_A_DIRECT_MAX_N they are read in place, but from a row-major B each panel is MR floats out of KC
-   distant rows (a 4 KiB stride when N = 1024 thrashes L1 and L2 sets): dev-zen3, 1 thread, 128x784x1024
-   79 -> 68 GFLOP/s swapped, 128x784x100 with B^T 71 -> 77, 32x54x100 52 -> 58. */
+/* Whether to multiply C^T = op(B)^T @ op(A)^T (the transposed-store kernels) instead of C = op(A) @ op(B).
+   Each orientation scores the share of its tiles' work that lands in C, GEMM_SWAP_IN_PLACE more when its left
+   operand is read in place (N <= GEMM_A_DIRECT_MAX_N: no packing of it); the C^T one must win by
+   GEMM_SWAP_MARGIN plus its store's extra cost (8 x 8 register transposes, 6-float rows: about
+   GEMM_SWAP_STORE_K k steps of a tile), and B must suit the left operand's packing.  The left panels (MR x KC)
+   are packed per row panel and reused across only M / NR column panels in that orientation; from B^T (a Dense
+   layer's forward pass) they are contiguous rows, and with M <= GEMM_A_DIRECT_MAX_N they are read in place,
+   but from a row-major B each panel is MR floats out of KC distant rows (a 4 KiB stride when N = 1024
+   thrashes L1 and L2 sets).  dev-zen3, 1 thread, forced either way: 128x784x1024 85 -> 69 GFLOP/s swapped,
+   784x128x100 A^T 76 -> 81 (not taken: B row-major), 128x784x100 B^T 75 -> 79, 32x54x100 54 -> 61. */
 #define GEMM_SWAP_MARGIN 0.01
 #define GEMM_SWAP_STORE_K 4.0
+#define GEMM_SWAP_IN_PLACE 0.08
 static int gemm_swap(const fnn_gemm_arch_t *ar, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k) {
     if (!ar->ukr_col_t || fnn_gemm_orient_mode == 0) return 0;
     if (fnn_gemm_orient_mode == 1) return 1;
     if (!trans_b && m > GEMM_A_DIRECT_MAX_N) return 0;
-    double keep = tile_use(ar, m, n), swap = tile_use(ar, n, m);
+    double keep = tile_use(ar, m, n) * (n <= GEMM_A_DIRECT_MAX_N ? 1.0 + GEMM_SWAP_IN_PLACE : 1.0);
+    double swap = tile_use(ar, n, m) * (m <= GEMM_A_DIRECT_MAX_N ? 1.0 + GEMM_SWAP_IN_PLACE : 1.0);
     return swap > keep * (1.0 + GEMM_SWAP_MARGIN + GEMM_SWAP_STORE_K / (double)k);
 }
 
@@ -348,6 +388,7 @@ int fnn_sgemm_ep(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k
     x.alpha = alpha; x.beta = beta; x.a = a; x.b = b; x.c = c; x.ep = ep;
     x.b_direct = !x.trans_b && m <= GEMM_B_DIRECT_MAX_M;
     x.a_direct = n <= GEMM_A_DIRECT_MAX_N;
+    row_tiles(&x);
 
     ptrdiff_t ncap = n < NC ? n : NC;
     ptrdiff_t n_ir = (m + MR - 1) / MR, n_jr = (ncap + NR - 1) / NR;

@@ -105,7 +105,7 @@ ukr_store_t(__m256 acc[MR][2], int NV, float *FNN_RESTRICT c, ptrdiff_t ldc, flo
 
 /* Column-form A (a[p*sa + i]): packed panels and A^T read in place.
    c (6, 8 NV) = alpha * a (6,k) @ b (k, 8 NV) [b[p*rsb + j]] + beta * c */
-#define UKR_COL(NAME, NV, STORE)                                                                                 \
+#define UKR_COL(NAME, NV, STORE, MRK)                                                                               \
     static FNN_TARGET_AVX2 void NAME(ptrdiff_t k, const float *FNN_RESTRICT a, ptrdiff_t sa,                    \
                                      const float *FNN_RESTRICT b, ptrdiff_t rsb, float *FNN_RESTRICT c,         \
                                      ptrdiff_t ldc, float alpha, float beta, int mr, int nr) {                  \
@@ -113,7 +113,7 @@ ukr_store_t(__m256 acc[MR][2], int NV, float *FNN_RESTRICT c, ptrdiff_t ldc, flo
         _Pragma("GCC unroll 6") for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();       \
         for (ptrdiff_t p = 0; p < k; p++) {                                                                      \
             __m256 b0 = _mm256_loadu_ps(b), b1 = NV > 1 ? _mm256_loadu_ps(b + 8) : b0;                          \
-            _Pragma("GCC unroll 6") for (int i = 0; i < MR; i++) {                                              \
+            _Pragma("GCC unroll 6") for (int i = 0; i < MRK; i++) {                                             \
                 __m256 ai = _mm256_broadcast_ss(a + i);                                                          \
                 acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);                                                  \
                 if (NV > 1) acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);                                      \
@@ -125,7 +125,7 @@ ukr_store_t(__m256 acc[MR][2], int NV, float *FNN_RESTRICT c, ptrdiff_t ldc, flo
     }
 
 /* Row-form A (a[i*sa + p]): A stored (M, K) read in place (two groups of three row pointers). */
-#define UKR_ROW(NAME, NV, STORE)                                                                                 \
+#define UKR_ROW(NAME, NV, STORE, MRK)                                                                               \
     static FNN_TARGET_AVX2 void NAME(ptrdiff_t k, const float *FNN_RESTRICT a, ptrdiff_t sa,                    \
                                      const float *FNN_RESTRICT b, ptrdiff_t rsb, float *FNN_RESTRICT c,         \
                                      ptrdiff_t ldc, float alpha, float beta, int mr, int nr) {                  \
@@ -137,6 +137,7 @@ ukr_store_t(__m256 acc[MR][2], int NV, float *FNN_RESTRICT c, ptrdiff_t ldc, flo
             const float *r[2] = {a0, a3};                                                                        \
             _Pragma("GCC unroll 2") for (int g = 0; g < 2; g++) {                                               \
                 _Pragma("GCC unroll 3") for (int q = 0; q < 3; q++) {                                           \
+                    if (3 * g + q >= MRK) break;                                                                 \
                     __m256 ai = _mm256_broadcast_ss(r[g] + q * sa);                                              \
                     acc[3 * g + q][0] = _mm256_fmadd_ps(ai, b0, acc[3 * g + q][0]);                              \
                     if (NV > 1) acc[3 * g + q][1] = _mm256_fmadd_ps(ai, b1, acc[3 * g + q][1]);                  \
@@ -149,14 +150,20 @@ ukr_store_t(__m256 acc[MR][2], int NV, float *FNN_RESTRICT c, ptrdiff_t ldc, flo
         STORE(acc, NV, c, ldc, alpha, beta, mr, nr);                                                             \
     }
 
-UKR_COL(ukr_col, 2, ukr_store)
-UKR_COL(ukr_col8, 1, ukr_store)
-UKR_ROW(ukr_row, 2, ukr_store)
-UKR_ROW(ukr_row8, 1, ukr_store)
-UKR_COL(ukr_col_t, 2, ukr_store_t)
-UKR_COL(ukr_col8_t, 1, ukr_store_t)
-UKR_ROW(ukr_row_t, 2, ukr_store_t)
-UKR_ROW(ukr_row8_t, 1, ukr_store_t)
+/* MRK: rows computed (MR, or MR - 1 for the short tiles the driver uses so that M needs no padding rows: with
+   ten accumulators the FMA pipes still have more independent chains than their latency needs) */
+UKR_COL(ukr_col, 2, ukr_store, MR)
+UKR_COL(ukr_col8, 1, ukr_store, MR)
+UKR_ROW(ukr_row, 2, ukr_store, MR)
+UKR_ROW(ukr_row8, 1, ukr_store, MR)
+UKR_COL(ukr_col_t, 2, ukr_store_t, MR)
+UKR_COL(ukr_col8_t, 1, ukr_store_t, MR)
+UKR_ROW(ukr_row_t, 2, ukr_store_t, MR)
+UKR_ROW(ukr_row8_t, 1, ukr_store_t, MR)
+UKR_COL(ukr_col5, 2, ukr_store, MR - 1)
+UKR_ROW(ukr_row5, 2, ukr_store, MR - 1)
+UKR_COL(ukr_col5_t, 2, ukr_store_t, MR - 1)
+UKR_ROW(ukr_row5_t, 2, ukr_store_t, MR - 1)
 
 /* Panel of NR columns and kc steps: dst[p * NR + j] = op(B)[p, j] for j < nr, 0 for nr <= j < NR. */
 static FNN_TARGET_AVX2 void pack_b(float *FNN_RESTRICT dst, const float *FNN_RESTRICT b, ptrdiff_t ldb,
@@ -230,7 +237,8 @@ static FNN_TARGET_AVX2 void pack_a(float *FNN_RESTRICT dst, const float *FNN_RES
 }
 
 static const fnn_gemm_arch_t arch_avx2 = {MR, NR, 256, 1024, ukr_col, ukr_row, ukr_col8, ukr_row8, pack_a, pack_b,
-                                           ukr_col_t, ukr_row_t, ukr_col8_t, ukr_row8_t};
+                                           ukr_col_t, ukr_row_t, ukr_col8_t, ukr_row8_t,
+                                           ukr_col5, ukr_row5, ukr_col5_t, ukr_row5_t};
 
 const fnn_gemm_arch_t *fnn_gemm_arch_avx2(void) { return &arch_avx2; }
 

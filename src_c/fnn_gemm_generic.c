@@ -55,6 +55,7 @@ static void ukr_row(ptrdiff_t k, const float *FNN_RESTRICT a, ptrdiff_t sa, cons
 }
 
 static const fnn_gemm_arch_t arch_generic = {MR, NR, 256, 1024, ukr_col, ukr_row, NULL, NULL, fnn_gemm_pack_a,
-                                              fnn_gemm_pack_b, NULL, NULL, NULL, NULL};
+                                              fnn_gemm_pack_b, NULL, NULL, NULL, NULL,
+                                              NULL, NULL, NULL, NULL};
 
 const fnn_gemm_arch_t *fnn_gemm_arch_generic(void) { return &arch_generic; }

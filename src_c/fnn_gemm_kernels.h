@@ -53,6 +53,9 @@ typedef struct {
     /* The same four kernels storing their tile transposed (c[j * ldc + i] for tile element (i, j)), for the
        C^T = op(B)^T @ op(A)^T orientation the driver takes when it wastes less of the tiles; NULL: never. */
     fnn_ukr_t ukr_col_t, ukr_row_t, ukr_col_half_t, ukr_row_half_t;
+    /* Full-width kernels computing only the first MR - 1 rows (both stores), for the short row tiles that let
+       the driver cover M without padding rows; NULL: never. */
+    fnn_ukr_t ukr_col_short, ukr_row_short, ukr_col_short_t, ukr_row_short_t;
 } fnn_gemm_arch_t;
 
 /* Packing (fnn_gemm_pack.c): portable C. */
