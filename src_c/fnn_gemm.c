@@ -289,16 +289,23 @@ int fnn_gemm_orient_mode = -1;
    GEMM_SWAP_STORE_K k steps of a tile), and B must suit the left operand's packing.  The left panels (MR x KC)
    are packed per row panel and reused across only M / NR column panels in that orientation; from B^T (a Dense
    layer's forward pass) they are contiguous rows, and with M <= GEMM_A_DIRECT_MAX_N they are read in place,
-   but from a row-major B each panel is MR floats out of KC distant rows (a 4 KiB stride when N = 1024
-   thrashes L1 and L2 sets).  dev-zen3, 1 thread, forced either way: 128x784x1024 85 -> 69 GFLOP/s swapped,
-   784x128x100 A^T 76 -> 81 (not taken: B row-major), 128x784x100 B^T 75 -> 79, 32x54x100 54 -> 61. */
+   but from a row-major B each panel is MR floats out of KC distant rows, cheap only while B sits in L2 (from
+   L3, or with a 4 KiB stride when N = 1024 that thrashes L1 and L2 sets, the gathers cost more than the tiles
+   save).  dev-zen3, 1 thread, forced either way (best of 7, several runs; the constants are fitted to these
+   and the host swings 5-10%): taken: 32x54x100 54 -> 60 GFLOP/s, 784x128x100 A^T 76 -> 79 (B 50 KB),
+   128x784x100 B^T 75 -> 79; not taken: 128x784x1024 84 -> 68, 54x32x100 A^T 56 -> 53 (score 1.08 against a
+   1.088 bar), 256x54x100 74 -> 71. */
 #define GEMM_SWAP_MARGIN 0.01
-#define GEMM_SWAP_STORE_K 4.0
+#define GEMM_SWAP_STORE_K 2.5
 #define GEMM_SWAP_IN_PLACE 0.08
+#define GEMM_SWAP_MIN_N 24   /* fewer rows of C^T than this: measured slower (128x100x10: 40 -> 35 GFLOP/s) */
+#define GEMM_SWAP_GATHER_BYTES (256.0 * 1024.0)   /* a row-major B up to this size is gathered from L2 */
 static int gemm_swap(const fnn_gemm_arch_t *ar, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k) {
     if (!ar->ukr_col_t || fnn_gemm_orient_mode == 0) return 0;
     if (fnn_gemm_orient_mode == 1) return 1;
-    if (!trans_b && m > GEMM_A_DIRECT_MAX_N) return 0;
+    if (n < GEMM_SWAP_MIN_N) return 0;
+    if (!trans_b && m > GEMM_A_DIRECT_MAX_N && (double)k * (double)n * sizeof(float) > GEMM_SWAP_GATHER_BYTES)
+        return 0;
     double keep = tile_use(ar, m, n) * (n <= GEMM_A_DIRECT_MAX_N ? 1.0 + GEMM_SWAP_IN_PLACE : 1.0);
     double swap = tile_use(ar, n, m) * (m <= GEMM_A_DIRECT_MAX_N ? 1.0 + GEMM_SWAP_IN_PLACE : 1.0);
     return swap > keep * (1.0 + GEMM_SWAP_MARGIN + GEMM_SWAP_STORE_K / (double)k);
