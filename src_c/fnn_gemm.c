@@ -106,33 +106,18 @@ static void pack_b_panels(const gemm_ctx *x, float *bb, ptrdiff_t jc, ptrdiff_t 
 #define FNN_PREFETCH_L2(p) ((void)(p))
 #endif
 
-/* Prefetch share t of n (toward L2) of the source of the A panel at rows i0.. (mr rows) of the block at depth
-   pc: A^T rows are a few floats out of distant rows (a page each, no hardware prefetch), so while panel ir is
+/* Prefetch share t of n (toward L2) of the source of the next A^T panel (rows i0.., mr of them, block at depth
+   pc): A^T rows are a few floats out of distant rows (a page each, no hardware prefetch), so while panel ir is
    computed the next panel's source lines are fetched, spread over its jr steps.  Only addresses inside A.
-   Row-major A only when the panel spans GEMM_PF_ROWS_MIN_JR column panels or more: spread over fewer, the
-   burst per kernel call costs more than it saves.  dev-zen3, 1 thread, alternating builds, with this rule and
-   the division-free walk: 128x784x100 78 -> 80 GFLOP/s, 256x54x100 72 -> 76, 128x1024x1024 79 -> 83; with no
-   row-major prefetch at all 1024x784x1024 lost 15%. */
-#define GEMM_PF_ROWS_MIN_JR 8
-static void prefetch_a(const gemm_ctx *x, ptrdiff_t i0, int mr, ptrdiff_t pc, ptrdiff_t kcur, ptrdiff_t t,
-                       ptrdiff_t n) {
-    if (x->trans_a) {
-        for (ptrdiff_t p = kcur * t / n; p < kcur * (t + 1) / n; p++) {
-            const float *r = x->a + (pc + p) * x->lda + i0;
-            FNN_PREFETCH_L2(r);
-            FNN_PREFETCH_L2(r + mr - 1);
-        }
-        return;
-    }
-    if (n < GEMM_PF_ROWS_MIN_JR) return;
-    const ptrdiff_t lines = (kcur + 15) / 16, u = mr * lines, q0 = u * t / n, q1 = u * (t + 1) / n;
-    ptrdiff_t row = q0 / lines, line = q0 % lines;
-    for (ptrdiff_t q = q0; q < q1; q++) {
-        FNN_PREFETCH_L2(x->a + (i0 + row) * x->lda + pc + 16 * line);
-        if (++line == lines) {
-            line = 0;
-            row++;
-        }
+   Row-major A gets none: the hardware prefetchers follow its rows.  dev-zen3, 1 thread, the variants
+   interleaved in one process (best of 15): prefetching them too never helped and cost 4% on 128x784x100;
+   with a division per line it had cost 3-5% on the N = 100 shapes. */
+static void prefetch_at(const gemm_ctx *x, ptrdiff_t i0, int mr, ptrdiff_t pc, ptrdiff_t kcur, ptrdiff_t t,
+                        ptrdiff_t n) {
+    for (ptrdiff_t p = kcur * t / n; p < kcur * (t + 1) / n; p++) {
+        const float *r = x->a + (pc + p) * x->lda + i0;
+        FNN_PREFETCH_L2(r);
+        FNN_PREFETCH_L2(r + mr - 1);
     }
 }
 
@@ -194,9 +179,9 @@ static void compute_block(const gemm_ctx *x, const float *bb, ptrdiff_t jc, ptrd
         ptrdiff_t i0n = 0;
         int mrn = 0;
         if (ir + 1 < ir_hi) row_tile(x, ir + 1, &i0n, &mrn);
-        int pf = ir + 1 < ir_hi && !(x->a_direct && mrn == kernel_rows(x, mrn));
+        int pf = x->trans_a && ir + 1 < ir_hi && !(x->a_direct && mrn == kernel_rows(x, mrn));
         for (ptrdiff_t jr = jr_lo; jr < jr_hi; jr++) {
-            if (pf) prefetch_a(x, i0n, mrn, pc, kcur, jr - jr_lo, jr_hi - jr_lo);
+            if (pf) prefetch_at(x, i0n, mrn, pc, kcur, jr - jr_lo, jr_hi - jr_lo);
             ptrdiff_t j0 = jc + jr * NR;
             int nr = (int)(jc + ncur - j0 < NR ? jc + ncur - j0 : NR);
             const float *bp;
