@@ -163,9 +163,9 @@ static void compute_block(const gemm_ctx *x, const float *bb, ptrdiff_t jc, ptrd
         /* a short tile read in place takes its full-width kernel on a narrow last panel too (the half kernels
            compute MR rows, one past the tile); packed, the half kernel reads the panel's zero row */
         fnn_ukr_t ukr, ukr_half;
-        if (in_place && !x->trans_a) {
+        if (in_place && !x->trans_a) {   /* row-form A, always read in place */
             ukr = shrt ? (x->ct ? ar->ukr_row_short_t : ar->ukr_row_short) : (x->ct ? ar->ukr_row_t : ar->ukr_row);
-            ukr_half = shrt ? NULL : x->ct ? ar->ukr_row_half_t : ar->ukr_row_half;   /* in place */
+            ukr_half = shrt ? NULL : x->ct ? ar->ukr_row_half_t : ar->ukr_row_half;
         } else {
             ukr = shrt ? (x->ct ? ar->ukr_col_short_t : ar->ukr_col_short) : (x->ct ? ar->ukr_col_t : ar->ukr_col);
             ukr_half = shrt && in_place ? NULL : x->ct ? ar->ukr_col_half_t : ar->ukr_col_half;
@@ -193,13 +193,13 @@ static void compute_block(const gemm_ctx *x, const float *bb, ptrdiff_t jc, ptrd
                 bp = bb + (x->b_direct ? 0 : jr * kcur * NR);
             }
             fnn_ukr_t uk = 2 * nr <= NR && ukr_half ? ukr_half : ukr;
-            float *ct = x->c + (x->ct ? j0 * x->ldc + i0 : i0 * x->ldc + j0);
-            uk(kcur, ap, sa, bp, rsb, ct, x->ldc, x->alpha, beta, mr, nr);
-            if (x->ep && pc + kcur == x->k) {
+            float *tile = x->c + (x->ct ? j0 * x->ldc + i0 : i0 * x->ldc + j0);
+            uk(kcur, ap, sa, bp, rsb, tile, x->ldc, x->alpha, beta, mr, nr);
+            if (x->ep && pc + kcur == x->k) {   /* C's own rows and columns: transposed back under C^T */
                 if (x->ct)
-                    fnn_gemm_tile_epilogue(ct, x->ldc, nr, mr, j0, i0, x->ep);
+                    fnn_gemm_tile_epilogue(tile, x->ldc, nr, mr, j0, i0, x->ep);
                 else
-                    fnn_gemm_tile_epilogue(ct, x->ldc, mr, nr, i0, j0, x->ep);
+                    fnn_gemm_tile_epilogue(tile, x->ldc, mr, nr, i0, j0, x->ep);
             }
         }
     }

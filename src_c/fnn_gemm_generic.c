@@ -48,43 +48,30 @@ static inline void ukr_store(fnn_v4 acc[MR][NV], float *FNN_RESTRICT c, ptrdiff_
     }
 }
 
-/* One k step of the tile: acc[i] += a_i * b (b: NR floats at bp). */
-#define UKR_STEP(AI)                                                                                             \
-    do {                                                                                                         \
-        fnn_v4 bv[NV];                                                                                           \
-        for (int q = 0; q < NV; q++) bv[q] = v4_load(bp + 4 * q);                                                \
-        for (int i = 0; i < MR; i++) {                                                                           \
-            const float s_ = (AI);                                                                               \
-            const fnn_v4 ai = {s_, s_, s_, s_};                                                                  \
-            for (int q = 0; q < NV; q++) acc[i][q] += ai * bv[q];                                                \
+/* c (MR,NR) = alpha * a (MR,k) @ b (k,NR) [b[p*rsb + j]] + beta * c, with A's element (i, p) at AIP:
+   a[p*sa + i] (column form: packed panels, A^T in place) or a[i*sa + p] (row form: A in place). */
+#define UKR(NAME, AIP)                                                                                           \
+    static void NAME(ptrdiff_t k, const float *FNN_RESTRICT a, ptrdiff_t sa, const float *FNN_RESTRICT b,        \
+                     ptrdiff_t rsb, float *FNN_RESTRICT c, ptrdiff_t ldc, float alpha, float beta, int mr,       \
+                     int nr) {                                                                                   \
+        fnn_v4 acc[MR][NV];                                                                                      \
+        for (int i = 0; i < MR; i++)                                                                             \
+            for (int q = 0; q < NV; q++) acc[i][q] = (fnn_v4){0.0f, 0.0f, 0.0f, 0.0f};                           \
+        for (ptrdiff_t p = 0; p < k; p++) {                                                                      \
+            const float *bp = b + p * rsb;                                                                       \
+            fnn_v4 bv[NV];                                                                                       \
+            for (int q = 0; q < NV; q++) bv[q] = v4_load(bp + 4 * q);                                            \
+            for (int i = 0; i < MR; i++) {                                                                       \
+                const float s_ = (AIP);                                                                          \
+                const fnn_v4 ai = {s_, s_, s_, s_};                                                              \
+                for (int q = 0; q < NV; q++) acc[i][q] += ai * bv[q];                                            \
+            }                                                                                                    \
         }                                                                                                        \
-    } while (0)
-
-// c (MR,NR) = alpha * a (MR,k) [a[p*sa + i]] @ b (k,NR) [b[p*rsb + j]] + beta * c
-static void ukr_col(ptrdiff_t k, const float *FNN_RESTRICT a, ptrdiff_t sa, const float *FNN_RESTRICT b,
-                    ptrdiff_t rsb, float *FNN_RESTRICT c, ptrdiff_t ldc, float alpha, float beta, int mr, int nr) {
-    fnn_v4 acc[MR][NV];
-    for (int i = 0; i < MR; i++)
-        for (int q = 0; q < NV; q++) acc[i][q] = (fnn_v4){0.0f, 0.0f, 0.0f, 0.0f};
-    for (ptrdiff_t p = 0; p < k; p++) {
-        const float *bp = b + p * rsb, *ap = a + p * sa;
-        UKR_STEP(ap[i]);
+        ukr_store(acc, c, ldc, alpha, beta, mr, nr);                                                             \
     }
-    ukr_store(acc, c, ldc, alpha, beta, mr, nr);
-}
 
-// c (MR,NR) = alpha * a (MR,k) [a[i*sa + p]] @ b (k,NR) [b[p*rsb + j]] + beta * c
-static void ukr_row(ptrdiff_t k, const float *FNN_RESTRICT a, ptrdiff_t sa, const float *FNN_RESTRICT b,
-                    ptrdiff_t rsb, float *FNN_RESTRICT c, ptrdiff_t ldc, float alpha, float beta, int mr, int nr) {
-    fnn_v4 acc[MR][NV];
-    for (int i = 0; i < MR; i++)
-        for (int q = 0; q < NV; q++) acc[i][q] = (fnn_v4){0.0f, 0.0f, 0.0f, 0.0f};
-    for (ptrdiff_t p = 0; p < k; p++) {
-        const float *bp = b + p * rsb;
-        UKR_STEP(a[i * sa + p]);
-    }
-    ukr_store(acc, c, ldc, alpha, beta, mr, nr);
-}
+UKR(ukr_col, a[p * sa + i])
+UKR(ukr_row, a[i * sa + p])
 
 #else   /* other compilers: plain loops */
 #define NR 16
