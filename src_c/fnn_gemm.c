@@ -125,11 +125,15 @@ static void prefetch_at(const gemm_ctx *x, ptrdiff_t i0, int mr, ptrdiff_t pc, p
    overhang M by w <= n_ir rows, the last w tiles are MR - 1 rows, so no tile computes a padding row (M = 128:
    18 tiles of 6 and 4 of 5, where 22 of 6 waste 3%); otherwise the last tile is partial.  Each element of C is
    the same sequence of FMAs either way. */
+/* Full (MR-row) tiles among the ceil(m / MR) row tiles: all of them, or all but the w short ones. */
+static ptrdiff_t full_row_tiles(const fnn_gemm_arch_t *ar, ptrdiff_t m) {
+    const ptrdiff_t q = (m + ar->mr - 1) / ar->mr, w = q * ar->mr - m;
+    return ar->ukr_col_short && w <= q ? q - w : q;
+}
+
 static void row_tiles(gemm_ctx *x) {
-    const ptrdiff_t MR = x->ar->mr;
-    x->n_ir = (x->m + MR - 1) / MR;
-    ptrdiff_t w = x->n_ir * MR - x->m;
-    x->n_full = x->ar->ukr_col_short && w <= x->n_ir ? x->n_ir - w : x->n_ir;
+    x->n_ir = (x->m + x->ar->mr - 1) / x->ar->mr;
+    x->n_full = full_row_tiles(x->ar, x->m);
 }
 
 static inline void row_tile(const gemm_ctx *x, ptrdiff_t ir, ptrdiff_t *i0, int *mr) {
@@ -260,7 +264,8 @@ static double balance(ptrdiff_t items, int nt) {
    and the ISA has the narrow kernel). */
 static double tile_use(const fnn_gemm_arch_t *ar, ptrdiff_t m, ptrdiff_t n) {
     const ptrdiff_t MR = ar->mr, NR = ar->nr, r = n % NR;
-    ptrdiff_t q = (m + MR - 1) / MR, pm = ar->ukr_col_short && q * MR - m <= q ? m : q * MR, pn = n - r;
+    const ptrdiff_t q = (m + MR - 1) / MR, nf = full_row_tiles(ar, m);
+    ptrdiff_t pm = nf * MR + (q - nf) * (MR - 1), pn = n - r;   /* short tiles leave no padding row */
     if (r) pn += 2 * r <= NR && ar->ukr_col_half ? NR / 2 : NR;
     return ((double)m / (double)pm) * ((double)n / (double)pn);
 }

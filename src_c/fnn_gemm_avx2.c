@@ -105,7 +105,7 @@ ukr_store_t(__m256 acc[MR][2], int NV, float *FNN_RESTRICT c, ptrdiff_t ldc, flo
 
 /* Column-form A (a[p*sa + i]): packed panels and A^T read in place.
    c (6, 8 NV) = alpha * a (6,k) @ b (k, 8 NV) [b[p*rsb + j]] + beta * c */
-#define UKR_COL(NAME, NV, STORE, MRK)                                                                               \
+#define UKR_COL(NAME, NV, STORE, MRK)                                                                           \
     static FNN_TARGET_AVX2 void NAME(ptrdiff_t k, const float *FNN_RESTRICT a, ptrdiff_t sa,                    \
                                      const float *FNN_RESTRICT b, ptrdiff_t rsb, float *FNN_RESTRICT c,         \
                                      ptrdiff_t ldc, float alpha, float beta, int mr, int nr) {                  \
@@ -125,7 +125,7 @@ ukr_store_t(__m256 acc[MR][2], int NV, float *FNN_RESTRICT c, ptrdiff_t ldc, flo
     }
 
 /* Row-form A (a[i*sa + p]): A stored (M, K) read in place (two groups of three row pointers). */
-#define UKR_ROW(NAME, NV, STORE, MRK)                                                                               \
+#define UKR_ROW(NAME, NV, STORE, MRK)                                                                           \
     static FNN_TARGET_AVX2 void NAME(ptrdiff_t k, const float *FNN_RESTRICT a, ptrdiff_t sa,                    \
                                      const float *FNN_RESTRICT b, ptrdiff_t rsb, float *FNN_RESTRICT c,         \
                                      ptrdiff_t ldc, float alpha, float beta, int mr, int nr) {                  \

@@ -1,4 +1,4 @@
-/* fastnn: portable SGEMM micro-kernels (plain C written for gcc/clang auto-vectorisation; always built). */
+/* fastnn: portable SGEMM micro-kernels (always built): GCC/clang vector extensions, plain C loops elsewhere. */
 #include <string.h>
 
 #include "fnn_gemm_kernels.h"
