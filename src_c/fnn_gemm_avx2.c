@@ -16,10 +16,12 @@ lane_mask(int nr, int v) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(nr - 8 * v), idx);
 }
 
-/* c rows [0, mr) x columns [0, nr) = alpha * acc + beta * c; a partial tile goes through lane masks (never
-   touches past nr).  No temporary tile: a local array that the accumulators are stored into makes GCC keep
-   them in memory and spill all twelve on every k step (a third of the FMA rate).  NV = 2: a 16-wide tile;
-   NV = 1: the 8-wide tile used for a narrow last panel. */
+/* c rows [0, mr) x columns [0, nr) = alpha * acc + beta * c; the partial vector of a narrow tile is read and
+   written in 4-, 2- and 1-float moves, never past nr (vmaskmovps stores, which this used, cost 10% of
+   36864x25x20 and 128x100x10 on Zen 3; masked loads are cheap there, pack_b keeps them).  No temporary tile:
+   a local array that the accumulators are stored into makes GCC keep them in memory and spill all twelve on
+   every k step (a third of the FMA rate).  NV = 2: a 16-wide tile; NV = 1: the 8-wide tile used for a narrow
+   last panel. */
 static inline FNN_TARGET_AVX2 __attribute__((always_inline)) void
 ukr_store(__m256 acc[MR][2], int NV, float *FNN_RESTRICT c, ptrdiff_t ldc, float alpha, float beta, int mr,
           int nr) {
@@ -37,8 +39,6 @@ ukr_store(__m256 acc[MR][2], int NV, float *FNN_RESTRICT c, ptrdiff_t ldc, float
         }
         return;
     }
-    /* masked loads and stores cost many times a plain one on Zen 3: only a partial vector takes them */
-    const __m256i m[2] = {lane_mask(nr, 0), lane_mask(nr, 1)};
 #pragma GCC unroll 6
     for (int i = 0; i < MR; i++) {
         if (i >= mr) break;
@@ -51,8 +51,8 @@ ukr_store(__m256 acc[MR][2], int NV, float *FNN_RESTRICT c, ptrdiff_t ldc, float
                 if (beta != 0.0f) r = _mm256_fmadd_ps(vb, _mm256_loadu_ps(ci + 8 * v), r);
                 _mm256_storeu_ps(ci + 8 * v, r);
             } else {
-                if (beta != 0.0f) r = _mm256_fmadd_ps(vb, _mm256_maskload_ps(ci + 8 * v, m[v]), r);
-                _mm256_maskstore_ps(ci + 8 * v, m[v], r);
+                if (beta != 0.0f) r = _mm256_fmadd_ps(vb, fnn_load_first(ci + 8 * v, nr - 8 * v), r);
+                fnn_store_first(ci + 8 * v, r, nr - 8 * v);
             }
         }
     }
