@@ -149,11 +149,40 @@ static inline int kernel_rows(const gemm_ctx *x, int mr) {
     return mr < x->ar->mr && x->ar->ukr_col_short ? x->ar->mr - 1 : x->ar->mr;
 }
 
-/* C rows of panels [ir_lo, ir_hi) x columns of panels [jr_lo, jr_hi) of the current (jc, pc) block. */
-static void compute_block(const gemm_ctx *x, const float *bb, ptrdiff_t jc, ptrdiff_t ncur, ptrdiff_t pc,
-                          ptrdiff_t kcur, float beta, ptrdiff_t ir_lo, ptrdiff_t ir_hi, ptrdiff_t jr_lo, ptrdiff_t jr_hi) {
+/* C tile (row tile i0, mr rows) x (panel jr of the current (jc, pc) block) with the tile's A panel ap. */
+static inline void run_tile(const gemm_ctx *x, const float *bb, ptrdiff_t jc, ptrdiff_t ncur, ptrdiff_t pc,
+                            ptrdiff_t kcur, float beta, const float *ap, ptrdiff_t sa, fnn_ukr_t ukr,
+                            fnn_ukr_t ukr_half, ptrdiff_t i0, int mr, ptrdiff_t jr) {
+    const int NR = x->ar->nr;
+    ptrdiff_t j0 = jc + jr * NR;
+    int nr = (int)(jc + ncur - j0 < NR ? jc + ncur - j0 : NR);
+    const float *bp;
+    ptrdiff_t rsb = NR;
+    if (x->b_direct && nr == NR) {
+        bp = x->b + pc * x->ldb + j0;
+        rsb = x->ldb;
+    } else {
+        bp = bb + (x->b_direct ? 0 : jr * kcur * NR);
+    }
+    fnn_ukr_t uk = 2 * nr <= NR && ukr_half ? ukr_half : ukr;
+    float *tile = x->c + (x->ct ? j0 * x->ldc + i0 : i0 * x->ldc + j0);
+    uk(kcur, ap, sa, bp, rsb, tile, x->ldc, x->alpha, beta, mr, nr);
+    if (x->ep && pc + kcur == x->k) {   /* C's own rows and columns: transposed back under C^T */
+        if (x->ct)
+            fnn_gemm_tile_epilogue(tile, x->ldc, nr, mr, j0, i0, x->ep);
+        else
+            fnn_gemm_tile_epilogue(tile, x->ldc, mr, nr, i0, j0, x->ep);
+    }
+}
+
+/* C rows of panels [ir_lo, ir_hi) x columns of panels [jr_lo, jr_hi) of the current (jc, pc) block.
+   pack_b: the block's B panels are not packed yet; each is packed just before the first row tile's kernel
+   reads it (a single thread's B^T block: see gemm_thread). */
+static void compute_block(const gemm_ctx *x, float *bb, ptrdiff_t jc, ptrdiff_t ncur, ptrdiff_t pc,
+                          ptrdiff_t kcur, float beta, ptrdiff_t ir_lo, ptrdiff_t ir_hi, ptrdiff_t jr_lo,
+                          ptrdiff_t jr_hi, int pack_b) {
     const fnn_gemm_arch_t *ar = x->ar;
-    const int MR = ar->mr, NR = ar->nr;
+    const int MR = ar->mr;
     FNN_ALIGN64 float apack[FNN_GEMM_MR_MAX * FNN_GEMM_KC_MAX];
     for (ptrdiff_t ir = ir_lo; ir < ir_hi; ir++) {
         ptrdiff_t i0;
@@ -180,31 +209,20 @@ static void compute_block(const gemm_ctx *x, const float *bb, ptrdiff_t jc, ptrd
         } else {
             ar->pack_a(apack, asrc, x->lda, x->trans_a, kcur, mr, MR);
         }
+        if (pack_b && ir == ir_lo) {
+            for (ptrdiff_t jr = jr_lo; jr < jr_hi; jr++) {
+                pack_b_panels(x, bb, jc, ncur, pc, kcur, jr, jr + 1);
+                run_tile(x, bb, jc, ncur, pc, kcur, beta, ap, sa, ukr, ukr_half, i0, mr, jr);
+            }
+            continue;
+        }
         ptrdiff_t i0n = 0;
         int mrn = 0;
         if (ir + 1 < ir_hi) row_tile(x, ir + 1, &i0n, &mrn);
         int pf = x->trans_a && ir + 1 < ir_hi && !(x->a_direct && mrn == kernel_rows(x, mrn));
         for (ptrdiff_t jr = jr_lo; jr < jr_hi; jr++) {
             if (pf) prefetch_at(x, i0n, mrn, pc, kcur, jr - jr_lo, jr_hi - jr_lo);
-            ptrdiff_t j0 = jc + jr * NR;
-            int nr = (int)(jc + ncur - j0 < NR ? jc + ncur - j0 : NR);
-            const float *bp;
-            ptrdiff_t rsb = NR;
-            if (x->b_direct && nr == NR) {
-                bp = x->b + pc * x->ldb + j0;
-                rsb = x->ldb;
-            } else {
-                bp = bb + (x->b_direct ? 0 : jr * kcur * NR);
-            }
-            fnn_ukr_t uk = 2 * nr <= NR && ukr_half ? ukr_half : ukr;
-            float *tile = x->c + (x->ct ? j0 * x->ldc + i0 : i0 * x->ldc + j0);
-            uk(kcur, ap, sa, bp, rsb, tile, x->ldc, x->alpha, beta, mr, nr);
-            if (x->ep && pc + kcur == x->k) {   /* C's own rows and columns: transposed back under C^T */
-                if (x->ct)
-                    fnn_gemm_tile_epilogue(tile, x->ldc, nr, mr, j0, i0, x->ep);
-                else
-                    fnn_gemm_tile_epilogue(tile, x->ldc, mr, nr, i0, j0, x->ep);
-            }
+            run_tile(x, bb, jc, ncur, pc, kcur, beta, ap, sa, ukr, ukr_half, i0, mr, jr);
         }
     }
 }
@@ -212,12 +230,18 @@ static void compute_block(const gemm_ctx *x, const float *bb, ptrdiff_t jc, ptrd
 /* The whole multiply for thread tid of a team of nt (nt == 1: serially).  The team is a tm x (nt / tm) grid:
    thread tid takes ir panels of row group tid % tm and jr panels of column group tid / tm (each group a
    contiguous, equal share).  B panels are packed once per block, split over the whole team; each thread packs
-   the A panels of its own ir range (so A is packed nt / tm times in all: tm is kept as large as balance allows). */
+   the A panels of its own ir range (so A is packed nt / tm times in all: tm is kept as large as balance allows).
+   A single thread packs a B^T block panel by panel, each just before the first row tile's kernel reads it, so
+   the packing's reads of B^T overlap the kernels and the panel is still in L1 for that first tile (dev-zen3,
+   interleaved in one process: 128x1024x1024 B^T +5-14%; a row-major B, packed 1 or 4 panels at a time that
+   way, gained nothing: its panels are 16 floats out of distant rows, which the 16-row steps across all the
+   panels read as a few sequential streams instead). */
 static void gemm_thread(const gemm_ctx *x, int tid, int nt, int tm) {
     const fnn_gemm_arch_t *ar = x->ar;
     const ptrdiff_t NR = ar->nr, KC = x->kc, NC = x->nc;
     const ptrdiff_t n_ir = x->n_ir;
     const int tn = nt / tm, gi = tid % tm, gj = tid / tm;
+    const int fuse = nt == 1 && x->trans_b;
     unsigned blk = 0;
     for (ptrdiff_t jc = 0; jc < x->n; jc += NC) {
         ptrdiff_t ncur = x->n - jc < NC ? x->n - jc : NC;
@@ -231,14 +255,14 @@ static void gemm_thread(const gemm_ctx *x, int tid, int nt, int tm) {
             float *bb = x->bbuf + (nt > 1 ? (blk++ & 1) * x->bsize : 0);
             ptrdiff_t p_lo = x->b_direct ? n_jr - 1 : 0;
             ptrdiff_t np = n_jr - p_lo;
-            pack_b_panels(x, bb, jc, ncur, pc, kcur, p_lo + (np * tid) / nt, p_lo + (np * (tid + 1)) / nt);
+            if (!fuse) pack_b_panels(x, bb, jc, ncur, pc, kcur, p_lo + (np * tid) / nt, p_lo + (np * (tid + 1)) / nt);
 #ifdef _OPENMP
             if (nt > 1) {
 #pragma omp barrier
             }
 #endif
             compute_block(x, bb, jc, ncur, pc, kcur, beta, (n_ir * gi) / tm, (n_ir * (gi + 1)) / tm,
-                          (n_jr * gj) / tn, (n_jr * (gj + 1)) / tn);
+                          (n_jr * gj) / tn, (n_jr * (gj + 1)) / tn, fuse);
         }
     }
 }
