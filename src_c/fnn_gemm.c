@@ -149,10 +149,43 @@ static inline int kernel_rows(const gemm_ctx *x, int mr) {
     return mr < x->ar->mr && x->ar->ukr_col_short ? x->ar->mr - 1 : x->ar->mr;
 }
 
-/* C tile (row tile i0, mr rows) x (panel jr of the current (jc, pc) block) with the tile's A panel ap. */
+/* Row tile ir at depth block pc: its rows, its A panel (packed into apack, or A itself in place) and kernels. */
+typedef struct {
+    ptrdiff_t i0, sa;
+    int mr;
+    const float *ap;
+    fnn_ukr_t ukr, ukr_half;
+} row_panel;
+
+static void row_panel_at(const gemm_ctx *x, ptrdiff_t ir, ptrdiff_t pc, ptrdiff_t kcur, float *apack, row_panel *r) {
+    const fnn_gemm_arch_t *ar = x->ar;
+    const int MR = ar->mr;
+    row_tile(x, ir, &r->i0, &r->mr);
+    const int kr = kernel_rows(x, r->mr), shrt = kr < MR;
+    const int in_place = x->a_direct && r->mr == kr;
+    /* a short tile read in place takes its full-width kernel on a narrow last panel too (the half kernels
+       compute MR rows, one past the tile); packed, the half kernel reads the panel's zero row */
+    if (in_place && !x->trans_a) {   /* row-form A, always read in place */
+        r->ukr = shrt ? (x->ct ? ar->ukr_row_short_t : ar->ukr_row_short) : (x->ct ? ar->ukr_row_t : ar->ukr_row);
+        r->ukr_half = shrt ? NULL : x->ct ? ar->ukr_row_half_t : ar->ukr_row_half;
+    } else {
+        r->ukr = shrt ? (x->ct ? ar->ukr_col_short_t : ar->ukr_col_short) : (x->ct ? ar->ukr_col_t : ar->ukr_col);
+        r->ukr_half = shrt && in_place ? NULL : x->ct ? ar->ukr_col_half_t : ar->ukr_col_half;
+    }
+    const float *asrc = x->trans_a ? x->a + pc * x->lda + r->i0 : x->a + r->i0 * x->lda + pc;
+    if (in_place) {
+        r->ap = asrc;
+        r->sa = x->lda;
+    } else {
+        ar->pack_a(apack, asrc, x->lda, x->trans_a, kcur, r->mr, MR);
+        r->ap = apack;
+        r->sa = MR;
+    }
+}
+
+/* C tile (row tile r) x (panel jr of the current (jc, pc) block). */
 static inline void run_tile(const gemm_ctx *x, const float *bb, ptrdiff_t jc, ptrdiff_t ncur, ptrdiff_t pc,
-                            ptrdiff_t kcur, float beta, const float *ap, ptrdiff_t sa, fnn_ukr_t ukr,
-                            fnn_ukr_t ukr_half, ptrdiff_t i0, int mr, ptrdiff_t jr) {
+                            ptrdiff_t kcur, float beta, const row_panel *r, ptrdiff_t jr) {
     const int NR = x->ar->nr;
     ptrdiff_t j0 = jc + jr * NR;
     int nr = (int)(jc + ncur - j0 < NR ? jc + ncur - j0 : NR);
@@ -164,56 +197,30 @@ static inline void run_tile(const gemm_ctx *x, const float *bb, ptrdiff_t jc, pt
     } else {
         bp = bb + (x->b_direct ? 0 : jr * kcur * NR);
     }
-    fnn_ukr_t uk = 2 * nr <= NR && ukr_half ? ukr_half : ukr;
+    fnn_ukr_t uk = 2 * nr <= NR && r->ukr_half ? r->ukr_half : r->ukr;
+    const ptrdiff_t i0 = r->i0;
     float *tile = x->c + (x->ct ? j0 * x->ldc + i0 : i0 * x->ldc + j0);
-    uk(kcur, ap, sa, bp, rsb, tile, x->ldc, x->alpha, beta, mr, nr);
+    uk(kcur, r->ap, r->sa, bp, rsb, tile, x->ldc, x->alpha, beta, r->mr, nr);
     if (x->ep && pc + kcur == x->k) {   /* C's own rows and columns: transposed back under C^T */
         if (x->ct)
-            fnn_gemm_tile_epilogue(tile, x->ldc, nr, mr, j0, i0, x->ep);
+            fnn_gemm_tile_epilogue(tile, x->ldc, nr, r->mr, j0, i0, x->ep);
         else
-            fnn_gemm_tile_epilogue(tile, x->ldc, mr, nr, i0, j0, x->ep);
+            fnn_gemm_tile_epilogue(tile, x->ldc, r->mr, nr, i0, j0, x->ep);
     }
 }
 
-/* C rows of panels [ir_lo, ir_hi) x columns of panels [jr_lo, jr_hi) of the current (jc, pc) block.
-   pack_b: the block's B panels are not packed yet; each is packed just before the first row tile's kernel
-   reads it (a single thread's B^T block: see gemm_thread). */
-static void compute_block(const gemm_ctx *x, float *bb, ptrdiff_t jc, ptrdiff_t ncur, ptrdiff_t pc,
+/* C rows of tiles [ir_lo, ir_hi) x columns of panels [jr_lo, jr_hi) of the current (jc, pc) block, except the
+   first row tile's panels [done_lo, done_hi) (computed while B was packed: pack_b_fused). */
+static void compute_block(const gemm_ctx *x, const float *bb, ptrdiff_t jc, ptrdiff_t ncur, ptrdiff_t pc,
                           ptrdiff_t kcur, float beta, ptrdiff_t ir_lo, ptrdiff_t ir_hi, ptrdiff_t jr_lo,
-                          ptrdiff_t jr_hi, int pack_b) {
-    const fnn_gemm_arch_t *ar = x->ar;
-    const int MR = ar->mr;
+                          ptrdiff_t jr_hi, ptrdiff_t done_lo, ptrdiff_t done_hi) {
     FNN_ALIGN64 float apack[FNN_GEMM_MR_MAX * FNN_GEMM_KC_MAX];
     for (ptrdiff_t ir = ir_lo; ir < ir_hi; ir++) {
-        ptrdiff_t i0;
-        int mr;
-        row_tile(x, ir, &i0, &mr);
-        const int kr = kernel_rows(x, mr), shrt = kr < MR;
-        const float *asrc = x->trans_a ? x->a + pc * x->lda + i0 : x->a + i0 * x->lda + pc;
-        const float *ap = apack;
-        ptrdiff_t sa = MR;
-        const int in_place = x->a_direct && mr == kr;
-        /* a short tile read in place takes its full-width kernel on a narrow last panel too (the half kernels
-           compute MR rows, one past the tile); packed, the half kernel reads the panel's zero row */
-        fnn_ukr_t ukr, ukr_half;
-        if (in_place && !x->trans_a) {   /* row-form A, always read in place */
-            ukr = shrt ? (x->ct ? ar->ukr_row_short_t : ar->ukr_row_short) : (x->ct ? ar->ukr_row_t : ar->ukr_row);
-            ukr_half = shrt ? NULL : x->ct ? ar->ukr_row_half_t : ar->ukr_row_half;
-        } else {
-            ukr = shrt ? (x->ct ? ar->ukr_col_short_t : ar->ukr_col_short) : (x->ct ? ar->ukr_col_t : ar->ukr_col);
-            ukr_half = shrt && in_place ? NULL : x->ct ? ar->ukr_col_half_t : ar->ukr_col_half;
-        }
-        if (in_place) {
-            ap = asrc;
-            sa = x->lda;
-        } else {
-            ar->pack_a(apack, asrc, x->lda, x->trans_a, kcur, mr, MR);
-        }
-        if (pack_b && ir == ir_lo) {
-            for (ptrdiff_t jr = jr_lo; jr < jr_hi; jr++) {
-                pack_b_panels(x, bb, jc, ncur, pc, kcur, jr, jr + 1);
-                run_tile(x, bb, jc, ncur, pc, kcur, beta, ap, sa, ukr, ukr_half, i0, mr, jr);
-            }
+        row_panel r;
+        row_panel_at(x, ir, pc, kcur, apack, &r);
+        if (ir == ir_lo && done_lo < done_hi) {
+            for (ptrdiff_t jr = jr_lo; jr < jr_hi; jr++)
+                if (jr < done_lo || jr >= done_hi) run_tile(x, bb, jc, ncur, pc, kcur, beta, &r, jr);
             continue;
         }
         ptrdiff_t i0n = 0;
@@ -222,8 +229,21 @@ static void compute_block(const gemm_ctx *x, float *bb, ptrdiff_t jc, ptrdiff_t 
         int pf = x->trans_a && ir + 1 < ir_hi && !(x->a_direct && mrn == kernel_rows(x, mrn));
         for (ptrdiff_t jr = jr_lo; jr < jr_hi; jr++) {
             if (pf) prefetch_at(x, i0n, mrn, pc, kcur, jr - jr_lo, jr_hi - jr_lo);
-            run_tile(x, bb, jc, ncur, pc, kcur, beta, ap, sa, ukr, ukr_half, i0, mr, jr);
+            run_tile(x, bb, jc, ncur, pc, kcur, beta, &r, jr);
         }
+    }
+}
+
+/* Packs B panels [s_lo, s_hi) of the current block one at a time, each followed by the kernel of row tile ir
+   (none when ir < 0) on it when it is one of the columns [jr_lo, jr_hi) this thread computes. */
+static void pack_b_fused(const gemm_ctx *x, float *bb, ptrdiff_t jc, ptrdiff_t ncur, ptrdiff_t pc, ptrdiff_t kcur,
+                         float beta, ptrdiff_t ir, ptrdiff_t s_lo, ptrdiff_t s_hi, ptrdiff_t jr_lo, ptrdiff_t jr_hi) {
+    FNN_ALIGN64 float apack[FNN_GEMM_MR_MAX * FNN_GEMM_KC_MAX];
+    row_panel r;
+    if (ir >= 0) row_panel_at(x, ir, pc, kcur, apack, &r);
+    for (ptrdiff_t jr = s_lo; jr < s_hi; jr++) {
+        pack_b_panels(x, bb, jc, ncur, pc, kcur, jr, jr + 1);
+        if (ir >= 0 && jr >= jr_lo && jr < jr_hi) run_tile(x, bb, jc, ncur, pc, kcur, beta, &r, jr);
     }
 }
 
@@ -231,17 +251,18 @@ static void compute_block(const gemm_ctx *x, float *bb, ptrdiff_t jc, ptrdiff_t 
    thread tid takes ir panels of row group tid % tm and jr panels of column group tid / tm (each group a
    contiguous, equal share).  B panels are packed once per block, split over the whole team; each thread packs
    the A panels of its own ir range (so A is packed nt / tm times in all: tm is kept as large as balance allows).
-   A single thread packs a B^T block panel by panel, each just before the first row tile's kernel reads it, so
-   the packing's reads of B^T overlap the kernels and the panel is still in L1 for that first tile (dev-zen3,
-   interleaved in one process: 128x1024x1024 B^T +5-14%; a row-major B, packed 1 or 4 panels at a time that
-   way, gained nothing: its panels are 16 floats out of distant rows, which the 16-row steps across all the
-   panels read as a few sequential streams instead). */
+   A B^T block is packed panel by panel, each followed at once by the kernel of the thread's first row tile on
+   it (where that column is the thread's too), so the packing's reads of B^T overlap kernels and the panel is
+   still in L1 for that tile; the rest of the block follows the barrier (dev-zen3, interleaved in one process:
+   128x1024x1024 B^T +5-14% on 1 thread, +4-16% on 2; a row-major B, packed 1 or 4 panels at a time that way,
+   gained nothing: its panels are 16 floats out of distant rows, which the 16-row steps across all the panels
+   read as a few sequential streams instead). */
 static void gemm_thread(const gemm_ctx *x, int tid, int nt, int tm) {
     const fnn_gemm_arch_t *ar = x->ar;
     const ptrdiff_t NR = ar->nr, KC = x->kc, NC = x->nc;
     const ptrdiff_t n_ir = x->n_ir;
     const int tn = nt / tm, gi = tid % tm, gj = tid / tm;
-    const int fuse = nt == 1 && x->trans_b;
+    const int fuse = x->trans_b;
     unsigned blk = 0;
     for (ptrdiff_t jc = 0; jc < x->n; jc += NC) {
         ptrdiff_t ncur = x->n - jc < NC ? x->n - jc : NC;
@@ -255,14 +276,23 @@ static void gemm_thread(const gemm_ctx *x, int tid, int nt, int tm) {
             float *bb = x->bbuf + (nt > 1 ? (blk++ & 1) * x->bsize : 0);
             ptrdiff_t p_lo = x->b_direct ? n_jr - 1 : 0;
             ptrdiff_t np = n_jr - p_lo;
-            if (!fuse) pack_b_panels(x, bb, jc, ncur, pc, kcur, p_lo + (np * tid) / nt, p_lo + (np * (tid + 1)) / nt);
+            const ptrdiff_t s_lo = p_lo + (np * tid) / nt, s_hi = p_lo + (np * (tid + 1)) / nt;
+            const ptrdiff_t ir_lo = (n_ir * gi) / tm, ir_hi = (n_ir * (gi + 1)) / tm;
+            const ptrdiff_t jr_lo = (n_jr * gj) / tn, jr_hi = (n_jr * (gj + 1)) / tn;
+            ptrdiff_t done_lo = 0, done_hi = 0;
+            if (fuse) {
+                pack_b_fused(x, bb, jc, ncur, pc, kcur, beta, ir_lo < ir_hi ? ir_lo : -1, s_lo, s_hi, jr_lo, jr_hi);
+                done_lo = s_lo > jr_lo ? s_lo : jr_lo;
+                done_hi = s_hi < jr_hi ? s_hi : jr_hi;
+            } else {
+                pack_b_panels(x, bb, jc, ncur, pc, kcur, s_lo, s_hi);
+            }
 #ifdef _OPENMP
             if (nt > 1) {
 #pragma omp barrier
             }
 #endif
-            compute_block(x, bb, jc, ncur, pc, kcur, beta, (n_ir * gi) / tm, (n_ir * (gi + 1)) / tm,
-                          (n_jr * gj) / tn, (n_jr * (gj + 1)) / tn, fuse);
+            compute_block(x, bb, jc, ncur, pc, kcur, beta, ir_lo, ir_hi, jr_lo, jr_hi, done_lo, done_hi);
         }
     }
 }
