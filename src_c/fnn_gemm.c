@@ -38,7 +38,10 @@
 #define GEMM_PAR_FLOPS 1.0e6
 #endif
 #define GEMM_B_DIRECT_MAX_M 16     /* M <= this and B row-major: read B in place instead of packing it */
-#define GEMM_A_DIRECT_MAX_N 64     /* N <= this: read A in place instead of packing it */
+/* N <= this: A^T (K, M) read in place instead of packed (a row-major A: the ISA's a_direct_n, fnn_gemm_kernels.h).
+   Not more: the column-form kernels read MR floats out of each of KC rows, and with a power-of-two stride those
+   rows share a few L1 sets (dev-zen3, N = 200..256: 1024x256x256 A^T 0.82-0.85x, 512x256x128 A^T 0.96x). */
+#define GEMM_AT_DIRECT_MAX_N 64
 
 /* Per-thread scratch for the packed B block, grown on demand and kept (no malloc per call once warm). */
 static FNN_TLS float *tl_buf = NULL;
@@ -324,15 +327,20 @@ static double tile_use(const fnn_gemm_arch_t *ar, ptrdiff_t m, ptrdiff_t n) {
     return ((double)m / (double)pm) * ((double)n / (double)pn);
 }
 
+/* Whether the left operand (op(A) of n columns of C) is read in place rather than packed. */
+static int a_direct(const fnn_gemm_arch_t *ar, int trans_a, ptrdiff_t n) {
+    return n <= (trans_a ? GEMM_AT_DIRECT_MAX_N : ar->a_direct_n);
+}
+
 int fnn_gemm_orient_mode = -1;
 
 /* Whether to multiply C^T = op(B)^T @ op(A)^T (the transposed-store kernels) instead of C = op(A) @ op(B).
    Each orientation scores the share of its tiles' work that lands in C, GEMM_SWAP_IN_PLACE more when its left
-   operand is read in place (N <= GEMM_A_DIRECT_MAX_N: no packing of it); the C^T one must win by
+   operand is read in place (GEMM_SWAP_DIRECT_N: no packing of it); the C^T one must win by
    GEMM_SWAP_MARGIN plus its store's extra cost (8 x 8 register transposes, 6-float rows: about
    GEMM_SWAP_STORE_K k steps of a tile), and B must suit the left operand's packing.  The left panels (MR x KC)
    are packed per row panel and reused across only M / NR column panels in that orientation; from B^T (a Dense
-   layer's forward pass) they are contiguous rows, and with M <= GEMM_A_DIRECT_MAX_N they are read in place,
+   layer's forward pass) they are contiguous rows, and with M <= GEMM_SWAP_DIRECT_N they are read in place,
    but from a row-major B each panel is MR floats out of KC distant rows, cheap only while B sits in L2 (from
    L3, or with a 4 KiB stride when N = 1024 that thrashes L1 and L2 sets, the gathers cost more than the tiles
    save).  dev-zen3, 1 thread, forced either way (best of 7, several runs; the constants are fitted to these
@@ -344,14 +352,20 @@ int fnn_gemm_orient_mode = -1;
 #define GEMM_SWAP_IN_PLACE 0.08
 #define GEMM_SWAP_MIN_N 24   /* fewer rows of C^T than this: measured slower (128x100x10: 40 -> 35 GFLOP/s) */
 #define GEMM_SWAP_GATHER_BYTES (256.0 * 1024.0)   /* a row-major B up to this size is gathered from L2 */
+/* The in-place bonus goes to a left operand of at most this many columns in either form: the constants were
+   fitted when every left operand was read in place only up to 64 columns, and with a row-major A read in place
+   further (the ISA's a_direct_n, AVX2 128) they still choose right: scored as in place, 32x54x100 would keep
+   C = A B at 55 GFLOP/s where C^T runs at 75. */
+#define GEMM_SWAP_DIRECT_N 64
 static int gemm_swap(const fnn_gemm_arch_t *ar, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k) {
     if (!ar->ukr_col_t || fnn_gemm_orient_mode == 0) return 0;
     if (fnn_gemm_orient_mode == 1) return 1;
     if (n < GEMM_SWAP_MIN_N) return 0;
-    if (!trans_b && m > GEMM_A_DIRECT_MAX_N && (double)k * (double)n * sizeof(float) > GEMM_SWAP_GATHER_BYTES)
+    /* C^T's left operand is B's storage: column form from a row-major B (op(B)^T = B^T), row form from B^T */
+    if (!trans_b && !a_direct(ar, 1, m) && (double)k * (double)n * sizeof(float) > GEMM_SWAP_GATHER_BYTES)
         return 0;
-    double keep = tile_use(ar, m, n) * (n <= GEMM_A_DIRECT_MAX_N ? 1.0 + GEMM_SWAP_IN_PLACE : 1.0);
-    double swap = tile_use(ar, n, m) * (m <= GEMM_A_DIRECT_MAX_N ? 1.0 + GEMM_SWAP_IN_PLACE : 1.0);
+    double keep = tile_use(ar, m, n) * (n <= GEMM_SWAP_DIRECT_N ? 1.0 + GEMM_SWAP_IN_PLACE : 1.0);
+    double swap = tile_use(ar, n, m) * (m <= GEMM_SWAP_DIRECT_N ? 1.0 + GEMM_SWAP_IN_PLACE : 1.0);
     return swap > keep * (1.0 + GEMM_SWAP_MARGIN + GEMM_SWAP_STORE_K / (double)k);
 }
 
@@ -450,7 +464,7 @@ int fnn_sgemm_ep(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k
     x.m = m; x.n = n; x.k = k; x.lda = lda; x.ldb = ldb; x.ldc = ldc;
     x.alpha = alpha; x.beta = beta; x.a = a; x.b = b; x.c = c; x.ep = ep;
     x.b_direct = !x.trans_b && m <= GEMM_B_DIRECT_MAX_M;
-    x.a_direct = n <= GEMM_A_DIRECT_MAX_N;
+    x.a_direct = a_direct(x.ar, x.trans_a, n);
     row_tiles(&x);
 
     ptrdiff_t ncap = n < NC ? n : NC;

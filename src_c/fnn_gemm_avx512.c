@@ -149,10 +149,11 @@ static FNN_TARGET_AVX512 void pack_b(float *FNN_RESTRICT dst, const float *FNN_R
     }
 }
 
-/* no transposed-store kernels (the C^T orientation): unmeasured for the 12 x 32 tile, no AVX-512 machine lent */
+/* no transposed-store kernels (the C^T orientation): unmeasured for the 12 x 32 tile, no AVX-512 machine lent;
+   a_direct_n 64: the limit it was tuned with */
 static const fnn_gemm_arch_t arch_avx512 = {MR, NR, KC_AVX512, NC_AVX512, ukr_col, ukr_row, ukr_col16, ukr_row16,
                                             pack_a, pack_b, NULL, NULL, NULL, NULL,
-                                            NULL, NULL, NULL, NULL};
+                                            NULL, NULL, NULL, NULL, 64};
 
 const fnn_gemm_arch_t *fnn_gemm_arch_avx512(void) { return &arch_avx512; }
 

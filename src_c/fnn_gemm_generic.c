@@ -117,8 +117,9 @@ static void ukr_row(ptrdiff_t k, const float *FNN_RESTRICT a, ptrdiff_t sa, cons
 }
 #endif
 
+/* a_direct_n 64: the limit every ISA had before AVX2's was measured (not tuned for these kernels) */
 static const fnn_gemm_arch_t arch_generic = {MR, NR, 256, 1024, ukr_col, ukr_row, NULL, NULL, fnn_gemm_pack_a,
                                               fnn_gemm_pack_b, NULL, NULL, NULL, NULL,
-                                              NULL, NULL, NULL, NULL};
+                                              NULL, NULL, NULL, NULL, 64};
 
 const fnn_gemm_arch_t *fnn_gemm_arch_generic(void) { return &arch_generic; }

@@ -56,6 +56,9 @@ typedef struct {
     /* Full-width kernels computing only the first MR - 1 rows (both stores), for the short row tiles that let
        the driver cover M without padding rows; NULL: never. */
     fnn_ukr_t ukr_col_short, ukr_row_short, ukr_col_short_t, ukr_row_short_t;
+    /* A row-major A is read in place (the row kernels) instead of packed for N up to this: each panel then
+       serves only N / NR kernels, and its MR rows are MR sequential streams */
+    ptrdiff_t a_direct_n;
 } fnn_gemm_arch_t;
 
 /* Packing (fnn_gemm_pack.c): portable C. */
