@@ -128,6 +128,22 @@ def measure(shape, threads, min_time, samples, rng):
     return flops / t_f / 1e9, flops / t_n / 1e9
 
 
+def host_probe():
+    """One core's speed now: numpy's 256^3 SGEMM on 1 thread (in cache), best of 5 loops of ~20 ms, GFLOP/s.
+    Shared VMs can run everything at 70-75% for minutes at a time (dev-zen3: a kernel on L1-resident data
+    included); a table whose probe moved between its start and end mixed the two states."""
+    a = np.ones((256, 256), np.float32)
+    c = np.empty_like(a)
+    limits = threadpool_limits(limits=1, user_api="blas") if threadpool_limits else None
+    try:
+        reps = _reps(lambda: np.matmul(a, a, out=c), 0.02)
+        t = min(_sample(lambda: np.matmul(a, a, out=c), reps) for _ in range(5))
+    finally:
+        if limits is not None:
+            limits.restore_original_limits()
+    return 2.0 * 256 ** 3 / t / 1e9
+
+
 def cpu_model():
     try:
         with open("/proc/cpuinfo") as f:
@@ -165,6 +181,7 @@ def main(argv=None):
     rng = np.random.default_rng(0)
     old = fastnn._config._num_threads
     print(f"# {cpu_model()}; fastnn {fastnn.__version__} isa={fastnn.get_isa()}; numpy {np.__version__}")
+    probe0 = host_probe()
     scal = len(args.threads) > 1
     hdr = f"{'shape (M x K x N)':<22}" + "".join(
         f" | {'fastnn':>7} {'numpy':>7} {'ratio':>5}" + (f" {'x1t':>5}" if scal and i else "") + f" ({t}t)"
@@ -187,6 +204,10 @@ def main(argv=None):
         fastnn.set_num_threads(old)
     print("(GFLOP/s, best of %d samples; ratio = fastnn / numpy%s)" % (
         samples, "; x1t = fastnn / fastnn at %d thread(s)" % args.threads[0] if scal else ""))
+    probe1 = host_probe()
+    print(f"# host probe (numpy 256^3, 1 thread): {probe0:.1f} GFLOP/s before the table, {probe1:.1f} after")
+    if abs(probe1 - probe0) > 0.1 * max(probe0, probe1):
+        print("# WARNING: the host's speed changed during the table by more than 10%: rerun before quoting it")
 
 
 if __name__ == "__main__":
