@@ -40,7 +40,8 @@
 #define GEMM_B_DIRECT_MAX_M 16     /* M <= this and B row-major: read B in place instead of packing it */
 /* N <= this: A^T (K, M) read in place instead of packed (a row-major A: the ISA's a_direct_n, fnn_gemm_kernels.h).
    Not more: the column-form kernels read MR floats out of each of KC rows, and with a power-of-two stride those
-   rows share a few L1 sets (dev-zen3, N = 200..256: 1024x256x256 A^T 0.82-0.85x, 512x256x128 A^T 0.96x). */
+   rows share a few L1 sets (dev-zen3, read in place against packed: 512x256x128 A^T 0.96x, 1024x256x256 A^T
+   0.82-0.85x). */
 #define GEMM_AT_DIRECT_MAX_N 64
 
 /* Per-thread scratch for the packed B block, grown on demand and kept (no malloc per call once warm). */
@@ -238,7 +239,8 @@ static void compute_block(const gemm_ctx *x, const float *bb, ptrdiff_t jc, ptrd
 }
 
 /* Packs B panels [s_lo, s_hi) of the current block one at a time, each followed by the kernel of row tile ir
-   (none when ir < 0) on it when it is one of the columns [jr_lo, jr_hi) this thread computes. */
+   (none when ir < 0) on it when it is one of the columns [jr_lo, jr_hi) this thread computes.  Tile ir's A
+   panel is packed here and again by compute_block for its other columns: one extra panel per block. */
 static void pack_b_fused(const gemm_ctx *x, float *bb, ptrdiff_t jc, ptrdiff_t ncur, ptrdiff_t pc, ptrdiff_t kcur,
                          float beta, ptrdiff_t ir, ptrdiff_t s_lo, ptrdiff_t s_hi, ptrdiff_t jr_lo, ptrdiff_t jr_hi) {
     FNN_ALIGN64 float apack[FNN_GEMM_MR_MAX * FNN_GEMM_KC_MAX];

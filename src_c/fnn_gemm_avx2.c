@@ -238,7 +238,7 @@ static FNN_TARGET_AVX2 void pack_a(float *FNN_RESTRICT dst, const float *FNN_RES
 
 /* A row-major A read in place up to N = 128 (was 64): dev-zen3, 1 thread, interleaved in one process, against
    packing it: 256x54x100 +7-10%, 10x784x100 +2-6%, 128x784x100 +3-5%, 128x100x128 +4-5%; N = 160-256 gained
-   2-3% with the host quiet but lost 4-15% in its slow phases (another tenant on the core), so not there. */
+   2-3% in the host's fast state but lost 4-15% in its slow one (bench/RESULTS.md), so not there. */
 static const fnn_gemm_arch_t arch_avx2 = {MR, NR, 256, 1024, ukr_col, ukr_row, ukr_col8, ukr_row8, pack_a, pack_b,
                                            ukr_col_t, ukr_row_t, ukr_col8_t, ukr_row8_t,
                                            ukr_col5, ukr_row5, ukr_col5_t, ukr_row5_t, 128};
