@@ -161,9 +161,10 @@ typedef struct {
     fnn_ukr_t ukr, ukr_half;
 } row_panel;
 
-static void row_panel_at(const gemm_ctx *x, ptrdiff_t ir, ptrdiff_t pc, ptrdiff_t kcur, float *apack, row_panel *r) {
+static row_panel row_panel_at(const gemm_ctx *x, ptrdiff_t ir, ptrdiff_t pc, ptrdiff_t kcur, float *apack) {
     const fnn_gemm_arch_t *ar = x->ar;
     const int MR = ar->mr;
+    row_panel rp, *r = &rp;
     row_tile(x, ir, &r->i0, &r->mr);
     const int kr = kernel_rows(x, r->mr), shrt = kr < MR;
     const int in_place = x->a_direct && r->mr == kr;
@@ -185,6 +186,7 @@ static void row_panel_at(const gemm_ctx *x, ptrdiff_t ir, ptrdiff_t pc, ptrdiff_
         r->ap = apack;
         r->sa = MR;
     }
+    return rp;
 }
 
 /* C tile (row tile r) x (panel jr of the current (jc, pc) block). */
@@ -220,8 +222,7 @@ static void compute_block(const gemm_ctx *x, const float *bb, ptrdiff_t jc, ptrd
                           ptrdiff_t jr_hi, ptrdiff_t done_lo, ptrdiff_t done_hi) {
     FNN_ALIGN64 float apack[FNN_GEMM_MR_MAX * FNN_GEMM_KC_MAX];
     for (ptrdiff_t ir = ir_lo; ir < ir_hi; ir++) {
-        row_panel r;
-        row_panel_at(x, ir, pc, kcur, apack, &r);
+        const row_panel r = row_panel_at(x, ir, pc, kcur, apack);   /* by value: the kernels' loop keeps it in registers */
         if (ir == ir_lo && done_lo < done_hi) {
             for (ptrdiff_t jr = jr_lo; jr < jr_hi; jr++)
                 if (jr < done_lo || jr >= done_hi) run_tile(x, bb, jc, ncur, pc, kcur, beta, &r, jr);
@@ -244,8 +245,7 @@ static void compute_block(const gemm_ctx *x, const float *bb, ptrdiff_t jc, ptrd
 static void pack_b_fused(const gemm_ctx *x, float *bb, ptrdiff_t jc, ptrdiff_t ncur, ptrdiff_t pc, ptrdiff_t kcur,
                          float beta, ptrdiff_t ir, ptrdiff_t s_lo, ptrdiff_t s_hi, ptrdiff_t jr_lo, ptrdiff_t jr_hi) {
     FNN_ALIGN64 float apack[FNN_GEMM_MR_MAX * FNN_GEMM_KC_MAX];
-    row_panel r;
-    if (ir >= 0) row_panel_at(x, ir, pc, kcur, apack, &r);
+    const row_panel r = ir >= 0 ? row_panel_at(x, ir, pc, kcur, apack) : (row_panel){0};
     for (ptrdiff_t jr = s_lo; jr < s_hi; jr++) {
         pack_b_panels(x, bb, jc, ncur, pc, kcur, jr, jr + 1);
         if (ir >= 0 && jr >= jr_lo && jr < jr_hi) run_tile(x, bb, jc, ncur, pc, kcur, beta, &r, jr);
