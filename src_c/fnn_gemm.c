@@ -125,16 +125,16 @@ static void prefetch_at(const gemm_ctx *x, ptrdiff_t i0, int mr, ptrdiff_t pc, p
     }
 }
 
-/* Row tiles: n_ir = ceil(M / MR).  Where the ISA has (MR - 1)-row kernels and the n_ir tiles of MR rows would
-   overhang M by w <= n_ir rows, the last w tiles are MR - 1 rows, so no tile computes a padding row (M = 128:
-   18 tiles of 6 and 4 of 5, where 22 of 6 waste 3%); otherwise the last tile is partial.  Each element of C is
-   the same sequence of FMAs either way. */
 /* Full (MR-row) tiles among the ceil(m / MR) row tiles: all of them, or all but the w short ones. */
 static ptrdiff_t full_row_tiles(const fnn_gemm_arch_t *ar, ptrdiff_t m) {
     const ptrdiff_t q = (m + ar->mr - 1) / ar->mr, w = q * ar->mr - m;
     return ar->ukr_col_short && w <= q ? q - w : q;
 }
 
+/* Row tiles: n_ir = ceil(M / MR).  Where the ISA has (MR - 1)-row kernels and the n_ir tiles of MR rows would
+   overhang M by w <= n_ir rows, the last w tiles are MR - 1 rows, so no tile computes a padding row (M = 128:
+   18 tiles of 6 and 4 of 5, where 22 of 6 waste 3%); otherwise the last tile is partial.  Each element of C is
+   the same sequence of FMAs either way. */
 static void row_tiles(gemm_ctx *x) {
     x->n_ir = (x->m + x->ar->mr - 1) / x->ar->mr;
     x->n_full = full_row_tiles(x->ar, x->m);
@@ -153,6 +153,10 @@ static inline int kernel_rows(const gemm_ctx *x, int mr) {
     return mr < x->ar->mr && x->ar->ukr_col_short ? x->ar->mr - 1 : x->ar->mr;
 }
 
+/* Whether a row tile of mr rows reads A in place: direct mode, and a kernel that computes exactly its rows (a
+   partial last tile is packed, zero rows below). */
+static inline int a_in_place(const gemm_ctx *x, int mr) { return x->a_direct && mr == kernel_rows(x, mr); }
+
 /* Row tile ir at depth block pc: its rows, its A panel (packed into apack, or A itself in place) and kernels. */
 typedef struct {
     ptrdiff_t i0, sa;
@@ -167,7 +171,7 @@ static row_panel row_panel_at(const gemm_ctx *x, ptrdiff_t ir, ptrdiff_t pc, ptr
     row_panel rp, *r = &rp;
     row_tile(x, ir, &r->i0, &r->mr);
     const int kr = kernel_rows(x, r->mr), shrt = kr < MR;
-    const int in_place = x->a_direct && r->mr == kr;
+    const int in_place = a_in_place(x, r->mr);
     /* a short tile read in place takes its full-width kernel on a narrow last panel too (the half kernels
        compute MR rows, one past the tile); packed, the half kernel reads the panel's zero row */
     if (in_place && !x->trans_a) {   /* row-form A, always read in place */
@@ -231,7 +235,7 @@ static void compute_block(const gemm_ctx *x, const float *bb, ptrdiff_t jc, ptrd
         ptrdiff_t i0n = 0;
         int mrn = 0;
         if (ir + 1 < ir_hi) row_tile(x, ir + 1, &i0n, &mrn);
-        int pf = x->trans_a && ir + 1 < ir_hi && !(x->a_direct && mrn == kernel_rows(x, mrn));
+        int pf = x->trans_a && ir + 1 < ir_hi && !a_in_place(x, mrn);
         for (ptrdiff_t jr = jr_lo; jr < jr_hi; jr++) {
             if (pf) prefetch_at(x, i0n, mrn, pc, kcur, jr - jr_lo, jr_hi - jr_lo);
             run_tile(x, bb, jc, ncur, pc, kcur, beta, &r, jr);
