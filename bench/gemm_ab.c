@@ -7,7 +7,9 @@
      bash bench/gemm_ab.sh [REV=HEAD] && /tmp/fnn_gemm_ab THREADS ROUNDS  M K N TA TB  [M K N TA TB ...]
      e.g. /tmp/fnn_gemm_ab 1 11  128 784 100 0 0  128 1024 1024 0 1
 
-   Each line: the GFLOP/s of both, their ratio, and DIFFERENT when the two builds' C differ bitwise (a change
+   Each line: the best GFLOP/s of both and their ratio; the median of the rounds' own ratios (each round runs
+   the two back to back, alternating which goes first) with its quartiles, steadier than the best-of ratio
+   when the host's speed moves between samples; and DIFFERENT when the two builds' C differ bitwise (a change
    of blocking or of the order of the FMAs; the same tiles and K blocks must give the same C).  ORIENT=0|1 in
    the environment forces the orientation in both (C = A B or C^T = B^T A^T). */
 #include <stdio.h>
@@ -39,6 +41,11 @@ static float *filled(size_t n, int mod, float scale) {
     return p;
 }
 
+static int cmp_double(const void *p, const void *q) {
+    const double a = *(const double *)p, b = *(const double *)q;
+    return (a > b) - (a < b);
+}
+
 int main(int argc, char **argv) {
     if (argc < 8 || (argc - 3) % 5) {
         fprintf(stderr, "usage: %s THREADS ROUNDS M K N TA TB [M K N TA TB ...]\n", argv[0]);
@@ -58,18 +65,25 @@ int main(int argc, char **argv) {
         double t0 = now();
         fn[1](ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c[1], n, nt);
         const int reps = (int)(0.03 / (now() - t0 + 1e-9)) + 1;
-        double best[2] = {0.0, 0.0};
+        double best[2] = {0.0, 0.0}, *ratio = malloc((size_t)rounds * sizeof(double));
+        if (!ratio) return 1;
         for (int r = 0; r < rounds; r++) {
-            for (int v = 0; v < 2; v++) {
+            double g[2];
+            for (int s2 = 0; s2 < 2; s2++) {
+                const int v = (r & 1) ? 1 - s2 : s2;   /* alternate which build goes first */
                 t0 = now();
                 for (int q = 0; q < reps; q++) fn[v](ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c[v], n, nt);
-                const double g = 2.0 * (double)m * (double)n * (double)k * reps / (now() - t0) * 1e-9;
-                if (g > best[v]) best[v] = g;
+                g[v] = 2.0 * (double)m * (double)n * (double)k * reps / (now() - t0) * 1e-9;
+                if (g[v] > best[v]) best[v] = g[v];
             }
+            ratio[r] = g[1] / g[0];
         }
-        printf("%6tdx%6tdx%6td%-8s %dt: old %6.1f new %6.1f GFLOP/s  new/old %.3f%s\n", m, k, n,
-               ta && tb ? " A^T B^T" : ta ? " A^T" : tb ? " B^T" : "", nt, best[0], best[1], best[1] / best[0],
+        qsort(ratio, (size_t)rounds, sizeof(double), cmp_double);
+        printf("%6tdx%6tdx%6td%-8s %dt: old %6.1f new %6.1f GFLOP/s  best new/old %.3f  median %.3f [%.3f, %.3f]%s\n",
+               m, k, n, ta && tb ? " A^T B^T" : ta ? " A^T" : tb ? " B^T" : "", nt, best[0], best[1],
+               best[1] / best[0], ratio[rounds / 2], ratio[rounds / 4], ratio[(3 * rounds) / 4],
                same ? "" : "  DIFFERENT");
+        free(ratio);
         fflush(stdout);
         free(a);
         free(b);
