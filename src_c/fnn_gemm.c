@@ -43,6 +43,11 @@
    rows share a few L1 sets (dev-zen3, read in place against packed: 512x256x128 A^T 0.96x, 1024x256x256 A^T
    0.82-0.85x). */
 #define GEMM_AT_DIRECT_MAX_N 64
+/* A column-form A that is packed, and at most this many row tiles per thread: all its panels packed first and
+   the column panels looped outermost (compute_block).  dev-zen3, 1 thread, in one process (median of 41
+   paired rounds): 784x128x100 A^T (C^T: 17 tiles of B gathered from its rows) +3-6%; tried with row-major A
+   too, and with more tiles in chunks (C prefetched for its strided tiles): -3% to +3%, not kept. */
+#define GEMM_AT_PACK_TILES 24
 
 /* Per-thread scratch for the packed B block, grown on demand and kept (no malloc per call once warm). */
 static FNN_TLS float *tl_buf = NULL;
@@ -82,6 +87,8 @@ typedef struct {
     const float *a, *b;
     float *c, *bbuf;   /* packed B: two buffers of bsize floats when threaded (blocks alternate) */
     size_t bsize;
+    float *abuf;       /* column-form A panels of up to GEMM_AT_PACK_TILES tiles, asize floats per thread, or NULL */
+    size_t asize;
     const fnn_gemm_epilogue *ep;  /* applied to each C tile after the last K block, or NULL */
 } gemm_ctx;
 
@@ -223,8 +230,23 @@ static inline void run_tile(const gemm_ctx *x, const float *bb, ptrdiff_t jc, pt
    first row tile's panels [done_lo, done_hi) (computed while B was packed: pack_b_fused). */
 static void compute_block(const gemm_ctx *x, const float *bb, ptrdiff_t jc, ptrdiff_t ncur, ptrdiff_t pc,
                           ptrdiff_t kcur, float beta, ptrdiff_t ir_lo, ptrdiff_t ir_hi, ptrdiff_t jr_lo,
-                          ptrdiff_t jr_hi, ptrdiff_t done_lo, ptrdiff_t done_hi) {
+                          ptrdiff_t jr_hi, ptrdiff_t done_lo, ptrdiff_t done_hi, int tid) {
     FNN_ALIGN64 float apack[FNN_GEMM_MR_MAX * FNN_GEMM_KC_MAX];
+    if (x->abuf && ir_hi - ir_lo <= GEMM_AT_PACK_TILES && jr_hi - jr_lo > 1) {
+        /* A column-form A (gathered: MR floats out of each of kcur rows) for few row tiles: all of them packed
+           first, then the columns outermost, each B panel read once from the block and kept in L1 for every
+           row tile, the A panels (a few KiB each) read from L1/L2 */
+        const ptrdiff_t MR = x->ar->mr;
+        float *ab = x->abuf + (size_t)tid * x->asize;
+        row_panel rp[GEMM_AT_PACK_TILES];
+        for (ptrdiff_t ir = ir_lo; ir < ir_hi; ir++)
+            rp[ir - ir_lo] = row_panel_at(x, ir, pc, kcur, ab + (ir - ir_lo) * MR * kcur);
+        for (ptrdiff_t jr = jr_lo; jr < jr_hi; jr++)
+            for (ptrdiff_t ir = ir_lo; ir < ir_hi; ir++)
+                if (ir != ir_lo || jr < done_lo || jr >= done_hi)
+                    run_tile(x, bb, jc, ncur, pc, kcur, beta, &rp[ir - ir_lo], jr);
+        return;
+    }
     for (ptrdiff_t ir = ir_lo; ir < ir_hi; ir++) {
         const row_panel r = row_panel_at(x, ir, pc, kcur, apack);   /* by value: the kernels' loop keeps it in registers */
         if (ir == ir_lo && done_lo < done_hi) {
@@ -301,7 +323,7 @@ static void gemm_thread(const gemm_ctx *x, int tid, int nt, int tm) {
 #pragma omp barrier
             }
 #endif
-            compute_block(x, bb, jc, ncur, pc, kcur, beta, ir_lo, ir_hi, jr_lo, jr_hi, done_lo, done_hi);
+            compute_block(x, bb, jc, ncur, pc, kcur, beta, ir_lo, ir_hi, jr_lo, jr_hi, done_lo, done_hi, tid);
         }
     }
 }
@@ -491,8 +513,14 @@ int fnn_sgemm_ep(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k
     ptrdiff_t kcap = k < KC ? k : KC;
     size_t need = (size_t)kcap * (size_t)(x.b_direct ? NR : ((ncap + NR - 1) / NR) * NR);
     x.bsize = need;
-    x.bbuf = scratch_floats(nt > 1 ? 2 * need : need);
+    /* a column-form A packed up front where a thread's row tiles are few (compute_block) */
+    const ptrdiff_t at_tiles = n_ir < GEMM_AT_PACK_TILES ? n_ir : GEMM_AT_PACK_TILES;   /* any grid's share */
+    x.asize = x.trans_a && !x.a_direct && (n_ir + nt - 1) / nt <= GEMM_AT_PACK_TILES
+                  ? ((size_t)(at_tiles * MR * kcap) + 15) & ~(size_t)15 : 0;
+    const size_t bfloats = nt > 1 ? 2 * need : need;
+    x.bbuf = scratch_floats(bfloats + (size_t)nt * x.asize);
     if (!x.bbuf) return FNN_ERR_NOMEM;
+    x.abuf = x.asize ? x.bbuf + bfloats : NULL;
 
     if (nt <= 1) {
         gemm_thread(&x, 0, 1, 1);

@@ -140,9 +140,11 @@ def test_threads_bitwise_identical(rng, threads, ta, tb):
 def test_packed_grid_threads(rng, threads, ta, tb):
     """Packed driver (K*N past the small paths): tails in M, N and K (K % 16 != 0), thread grids of 1..16
     (more threads than cores, prime counts, 2-D grids) all bitwise equal, and right; beta == 0 ignores NaN.
-    N = 100: a row-major A read in place (AVX2 up to N = 128) but for a partial last row tile (M = 7, 13)."""
+    N = 100: a row-major A read in place (AVX2 up to N = 128) but for a partial last row tile (M = 7, 13).
+    M = 150 (AVX2: 25 row tiles): a packed A^T goes tile by tile on one thread and is packed up front, columns
+    outermost, where a thread has at most 24 tiles (2+ threads): the same bits either way."""
     for m, k, n in [(301, 531, 517), (13, 600, 700), (1100, 300, 40), (97, 1030, 290), (7, 531, 100),
-                    (13, 300, 100), (301, 531, 100)]:
+                    (13, 300, 100), (301, 531, 100), (150, 531, 300)]:
         a, b = _operands(rng, m, k, n, ta, tb)
         c0 = rng.standard_normal((m, n)).astype(np.float32)
         ref = _reference(a, b, c0, 0.7, 0.3, ta, tb)
