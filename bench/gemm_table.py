@@ -96,8 +96,10 @@ SETTLE_S = 0.15
 
 
 def measure(shape, threads, min_time, samples, rng):
-    """Best-of-`samples` seconds per call for fastnn and numpy, samples interleaved so both see the same noise
-    (with a pause before each multi-threaded sample, so that neither runs against the other's spinning threads)."""
+    """Best-of-`samples` GFLOP/s for fastnn and numpy, samples interleaved so both see the same noise (with a
+    pause before each multi-threaded sample, so that neither runs against the other's spinning threads), and the
+    median of the samples' own ratios fastnn / numpy (each pair back to back, alternating which goes first):
+    steadier than the ratio of the bests when the host's speed moves from one sample to the next."""
     m, k, n, ta, tb = shape
     a = rng.standard_normal((k, m) if ta else (m, k)).astype(np.float32)
     b = rng.standard_normal((n, k) if tb else (k, n)).astype(np.float32)
@@ -116,16 +118,19 @@ def measure(shape, threads, min_time, samples, rng):
         settle = SETTLE_S if threads > 1 else 0.0
         rf, rn = _reps(f_fast, min_time), _reps(f_numpy, min_time)
         t_f = t_n = float("inf")
-        for _ in range(samples):
-            time.sleep(settle)
-            t_f = min(t_f, _sample(f_fast, rf))
-            time.sleep(settle)
-            t_n = min(t_n, _sample(f_numpy, rn))
+        ratios = []
+        for i in range(samples):
+            pair = {}
+            for fn, rp in ((f_fast, rf), (f_numpy, rn))[::-1 if i % 2 else 1]:
+                time.sleep(settle)
+                pair[fn] = _sample(fn, rp)
+            t_f, t_n = min(t_f, pair[f_fast]), min(t_n, pair[f_numpy])
+            ratios.append(pair[f_numpy] / pair[f_fast])
     finally:
         if limits is not None:
             limits.restore_original_limits()
     flops = 2.0 * m * n * k
-    return flops / t_f / 1e9, flops / t_n / 1e9
+    return flops / t_f / 1e9, flops / t_n / 1e9, float(np.median(ratios))
 
 
 def host_probe():
@@ -184,7 +189,7 @@ def main(argv=None):
     probe0 = host_probe()
     scal = len(args.threads) > 1
     hdr = f"{'shape (M x K x N)':<22}" + "".join(
-        f" | {'fastnn':>7} {'numpy':>7} {'ratio':>5}" + (f" {'x1t':>5}" if scal and i else "") + f" ({t}t)"
+        f" | {'fastnn':>7} {'numpy':>7} {'ratio':>5} {'med':>5}" + (f" {'x1t':>5}" if scal and i else "") + f" ({t}t)"
         for i, t in enumerate(args.threads))
     print(hdr)
     print("-" * len(hdr))
@@ -193,8 +198,8 @@ def main(argv=None):
             row = f"{label(*shape):<22}"
             f1 = None
             for t in args.threads:
-                f, n = measure(shape, t, min_time_for(shape, min_time), samples, rng)
-                row += f" | {f:7.1f} {n:7.1f} {f / n:5.2f}" + (f" {f / f1:5.2f}" if f1 else "") + " " * (
+                f, n, med = measure(shape, t, min_time_for(shape, min_time), samples, rng)
+                row += f" | {f:7.1f} {n:7.1f} {f / n:5.2f} {med:5.2f}" + (f" {f / f1:5.2f}" if f1 else "") + " " * (
                     5 if t < 10 else 6)
                 f1 = f1 or f
             if shape in notes:
@@ -202,7 +207,8 @@ def main(argv=None):
             print(row, flush=True)
     finally:
         fastnn.set_num_threads(old)
-    print("(GFLOP/s, best of %d samples; ratio = fastnn / numpy%s)" % (
+    print("(GFLOP/s, best of %d samples; ratio = fastnn / numpy, best against best; med = the median of the"
+          " samples' own ratios%s)" % (
         samples, "; x1t = fastnn / fastnn at %d thread(s)" % args.threads[0] if scal else ""))
     probe1 = host_probe()
     print(f"# host probe (numpy 256^3, 1 thread): {probe0:.1f} GFLOP/s before the table, {probe1:.1f} after")
