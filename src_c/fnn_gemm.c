@@ -44,9 +44,10 @@
    0.82-0.85x). */
 #define GEMM_AT_DIRECT_MAX_N 64
 /* A column-form A that is packed, and at most this many row tiles per thread: all its panels packed first and
-   the column panels looped outermost (compute_block).  dev-zen3, 1 thread, in one process (median of 41
-   paired rounds): 784x128x100 A^T (C^T: 17 tiles of B gathered from its rows) +3-6%; tried with row-major A
-   too, and with more tiles in chunks (C prefetched for its strided tiles): -3% to +3%, not kept. */
+   the column panels looped outermost (compute_block).  dev-zen3, in one process (medians of 41 paired
+   rounds): 784x128x100 A^T (C^T: 17 tiles of B gathered from its rows) +5-6% on 1 thread, +4.5% on 2; tried
+   with a row-major A too, and with more tiles in chunks (the next C tile prefetched: a column of C tiles has
+   a large stride): -3% to +3%, not kept. */
 #define GEMM_AT_PACK_TILES 24
 
 /* Per-thread scratch for the packed B block, grown on demand and kept (no malloc per call once warm). */
@@ -231,7 +232,6 @@ static inline void run_tile(const gemm_ctx *x, const float *bb, ptrdiff_t jc, pt
 static void compute_block(const gemm_ctx *x, const float *bb, ptrdiff_t jc, ptrdiff_t ncur, ptrdiff_t pc,
                           ptrdiff_t kcur, float beta, ptrdiff_t ir_lo, ptrdiff_t ir_hi, ptrdiff_t jr_lo,
                           ptrdiff_t jr_hi, ptrdiff_t done_lo, ptrdiff_t done_hi, int tid) {
-    FNN_ALIGN64 float apack[FNN_GEMM_MR_MAX * FNN_GEMM_KC_MAX];
     if (x->abuf && ir_hi - ir_lo <= GEMM_AT_PACK_TILES && jr_hi - jr_lo > 1) {
         /* A column-form A (gathered: MR floats out of each of kcur rows) for few row tiles: all of them packed
            first, then the columns outermost, each B panel read once from the block and kept in L1 for every
@@ -247,6 +247,7 @@ static void compute_block(const gemm_ctx *x, const float *bb, ptrdiff_t jc, ptrd
                     run_tile(x, bb, jc, ncur, pc, kcur, beta, &rp[ir - ir_lo], jr);
         return;
     }
+    FNN_ALIGN64 float apack[FNN_GEMM_MR_MAX * FNN_GEMM_KC_MAX];
     for (ptrdiff_t ir = ir_lo; ir < ir_hi; ir++) {
         const row_panel r = row_panel_at(x, ir, pc, kcur, apack);   /* by value: the kernels' loop keeps it in registers */
         if (ir == ir_lo && done_lo < done_hi) {
