@@ -227,8 +227,14 @@ static inline void run_tile(const gemm_ctx *x, const float *bb, ptrdiff_t jc, pt
     }
 }
 
+/* Whether tile (ir, jr) was computed while B was packed: the first row tile ir_lo on panels [done_lo, done_hi)
+   (pack_b_fused). */
+static inline int done_in_packing(ptrdiff_t ir, ptrdiff_t jr, ptrdiff_t ir_lo, ptrdiff_t done_lo, ptrdiff_t done_hi) {
+    return ir == ir_lo && jr >= done_lo && jr < done_hi;
+}
+
 /* C rows of tiles [ir_lo, ir_hi) x columns of panels [jr_lo, jr_hi) of the current (jc, pc) block, except the
-   first row tile's panels [done_lo, done_hi) (computed while B was packed: pack_b_fused). */
+   tiles done_in_packing. */
 static void compute_block(const gemm_ctx *x, const float *bb, ptrdiff_t jc, ptrdiff_t ncur, ptrdiff_t pc,
                           ptrdiff_t kcur, float beta, ptrdiff_t ir_lo, ptrdiff_t ir_hi, ptrdiff_t jr_lo,
                           ptrdiff_t jr_hi, ptrdiff_t done_lo, ptrdiff_t done_hi, int tid) {
@@ -243,16 +249,18 @@ static void compute_block(const gemm_ctx *x, const float *bb, ptrdiff_t jc, ptrd
             rp[ir - ir_lo] = row_panel_at(x, ir, pc, kcur, ab + (ir - ir_lo) * MR * kcur);
         for (ptrdiff_t jr = jr_lo; jr < jr_hi; jr++)
             for (ptrdiff_t ir = ir_lo; ir < ir_hi; ir++)
-                if (ir != ir_lo || jr < done_lo || jr >= done_hi)
+                if (!done_in_packing(ir, jr, ir_lo, done_lo, done_hi))
                     run_tile(x, bb, jc, ncur, pc, kcur, beta, &rp[ir - ir_lo], jr);
         return;
     }
     FNN_ALIGN64 float apack[FNN_GEMM_MR_MAX * FNN_GEMM_KC_MAX];
     for (ptrdiff_t ir = ir_lo; ir < ir_hi; ir++) {
-        const row_panel r = row_panel_at(x, ir, pc, kcur, apack);   /* by value: the kernels' loop keeps it in registers */
+        /* by value: the kernels' loop keeps it in registers */
+        const row_panel r = row_panel_at(x, ir, pc, kcur, apack);
         if (ir == ir_lo && done_lo < done_hi) {
             for (ptrdiff_t jr = jr_lo; jr < jr_hi; jr++)
-                if (jr < done_lo || jr >= done_hi) run_tile(x, bb, jc, ncur, pc, kcur, beta, &r, jr);
+                if (!done_in_packing(ir, jr, ir_lo, done_lo, done_hi))
+                    run_tile(x, bb, jc, ncur, pc, kcur, beta, &r, jr);
             continue;
         }
         ptrdiff_t i0n = 0;
