@@ -11,7 +11,11 @@
    the two back to back, alternating which goes first) with its quartiles, steadier than the best-of ratio
    when the host's speed moves between samples; and DIFFERENT when the two builds' C differ bitwise (a change
    of blocking or of the order of the FMAs; the same tiles and K blocks must give the same C).  ORIENT=0|1 in
-   the environment forces the orientation in both (C = A B or C^T = B^T A^T). */
+   the environment forces the orientation in both (C = A B or C^T = B^T A^T).  Both builds time into the same C.
+
+   One binary carries a bias of its own: the same source in both slots reads 0.94-1.08 (where each build's code
+   and scratch land), steady across runs of that binary.  bench/gemm_ab_pair.py runs this binary and the one
+   with the slots swapped ($AB_OUT.rev) and divides the bias out. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,7 +76,7 @@ int main(int argc, char **argv) {
             for (int s2 = 0; s2 < 2; s2++) {
                 const int v = (r & 1) ? 1 - s2 : s2;   /* alternate which build goes first */
                 t0 = now();
-                for (int q = 0; q < reps; q++) fn[v](ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c[v], n, nt);
+                for (int q = 0; q < reps; q++) fn[v](ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c[0], n, nt);
                 g[v] = 2.0 * (double)m * (double)n * (double)k * reps / (now() - t0) * 1e-9;
                 if (g[v] > best[v]) best[v] = g[v];
             }
