@@ -13,9 +13,9 @@
    of blocking or of the order of the FMAs; the same tiles and K blocks must give the same C).  ORIENT=0|1 in
    the environment forces the orientation in both (C = A B or C^T = B^T A^T).  Both builds time into the same C.
 
-   One binary carries a bias of its own: the same source in both slots reads 0.94-1.08 (where each build's code
-   and scratch land), steady across runs of that binary.  bench/gemm_ab_pair.py runs this binary and the one
-   with the slots swapped ($AB_OUT.rev) and divides the bias out. */
+   One binary can carry a bias of its own: the same source in both slots has read 0.94-1.08, one way over
+   several consecutive runs (bench/RESULTS.md).  bench/gemm_ab_pair.py runs this binary and the one with the
+   slots swapped ($AB_OUT.rev) and divides that bias out. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -3,12 +3,11 @@ prints the change's effect with the builds' placement bias cancelled.
 
     bash bench/gemm_ab.sh HEAD && python bench/gemm_ab_pair.py [--runs 2] THREADS ROUNDS  M K N TA TB  [...]
 
-Why: the same source built twice and run against itself in one process reads 0.94-1.08 by the median of paired
-rounds, the same way in repeated runs of one binary but differently per build (where the code and the scratch
-buffers land; dev-zen3, bench/RESULTS.md).  So one binary resolves a change no better than about +-5%.  Swapping
-which build is linked as "new" swaps that bias: with f the forward median (new/old) and r the reverse one
-(old/new, the same two sources in the other slots), sqrt(f / r) estimates the change with the bias divided out.
-Each forward and reverse run alternates, so a drift of the host's speed touches both alike.
+Why: the same source in both slots of one binary has read 0.94-1.08 by the median of paired rounds, one way
+over several consecutive runs (dev-zen3, bench/RESULTS.md), so one binary resolves a change no better than
+about +-5%.  The bias goes with the slot: with f the forward median (new/old) and r the reverse one (old/new,
+the same two sources in the other slots), sqrt(f / r) estimates the change with it divided out.  Forward and
+reverse runs alternate, so a drift of the host's speed touches both alike.
 """
 import argparse
 import math
