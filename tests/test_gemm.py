@@ -8,7 +8,8 @@ from fastnn._ext import _core
 
 from conftest import available_isas
 
-MR_MAX, NR_MAX, KC = 12, 32, 256  # largest register tile (AVX-512) and the depth block
+MR_MAX, NR_MAX = 12, 32  # largest register tile (AVX-512)
+KCS = (256, 400)  # depth blocks: AVX-512 and portable, AVX2 (K is split into equal blocks no larger)
 
 
 def _operands(rng, m, k, n, ta, tb, scale=1.0):
@@ -65,6 +66,14 @@ def test_primes(rng, m, k, n):
 def test_tall_skinny_short_fat(rng, m, k, n):
     _run(rng, m, k, n)
     _run(rng, m, k, n, tb=True)
+
+
+@pytest.mark.parametrize("k", sorted({d * kc + e for kc in KCS for d in (1, 2) for e in (-1, 0, 1)}))
+def test_depth_block_edges(rng, k):
+    """K at each ISA's depth block and twice it, and one either side (one block more or less, equal split)."""
+    for ta in (0, 1):
+        for tb in (0, 1):
+            _run(rng, 37, k, 70, ta, tb, alpha=0.5, beta=0.5, with_c=True)
 
 
 @pytest.mark.parametrize("ta", [False, True])
