@@ -3,7 +3,7 @@
 # kernels (src_c/fnn_gemm.c, fnn_gemm_avx2.c, fnn_gemm_avx512.c, fnn_gemm_generic.c and their headers) as
 # "old" and the working tree's as "new"; and $AB_OUT.rev with the roles swapped (the working tree as "old", REV
 # as "new").
-# Usage: bash bench/gemm_ab.sh [REV=HEAD]; then python bench/gemm_ab_pair.py (both builds, the placement bias
+# Usage: bash bench/gemm_ab.sh [REV=HEAD]; then python bench/gemm_ab_pair.py (both builds, the slot bias
 # cancelled) or one binary alone (see bench/gemm_ab.c).
 set -euo pipefail
 REV=${1:-HEAD}

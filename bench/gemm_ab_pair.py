@@ -1,5 +1,5 @@
 """Runs both builds of bench/gemm_ab.sh (REV as "old" and the working tree as "new", then the roles swapped) and
-prints the change's effect with the builds' placement bias cancelled.
+prints the change's effect with the slot bias divided out.
 
     bash bench/gemm_ab.sh HEAD && python bench/gemm_ab_pair.py [--runs 2] THREADS ROUNDS  M K N TA TB  [...]
 

@@ -1,5 +1,5 @@
 /* fastnn: SGEMM driver.  BLIS-style loops around register-tiled micro-kernels:
-     jc (NC columns of C) -> pc (KC steps: B block KC x NC packed once, shared by the threads, lives in L2)
+     jc (NC columns of C) -> pc (KC steps: B block KC x NC packed once, shared by the threads, in L2 or L3)
        -> ir (MR rows: A panel MR x KC packed per thread on its stack, lives in L1) -> jr (NR columns: kernel).
    No-pack paths: an operand is read in place when its layout already suits the kernel and packing would cost
    more than it saves (small M: B row-major read directly; small N: A read directly, row- or column-form).

@@ -236,11 +236,12 @@ static FNN_TARGET_AVX2 void pack_a(float *FNN_RESTRICT dst, const float *FNN_RES
         for (int i = 0; i < MR; i++) dst[p * MR + i] = i < mr ? a[i * lda + p] : 0.0f;
 }
 
-/* KC 400 (was 256): K = 784 in two blocks of 392 rather than four of 196, 1024 in three of 342 (the kernels'
-   C load and store spread over twice the steps, half the passes over C); the A panel, 6 x 400 floats
-   (9.4 KiB), stays in L1.  dev-zen3, 1 thread, bench/gemm_ab_pair.py (the slot bias divided
-   out): 128x784x1024 +1.7-4.2%, 1024x784x1024 +4.0-5.4%, 2048^3 +4.8%, 128x1024x1024 +3.2%, 1024^3 +0.5-4.8%;
-   KC 512 the same within the method's resolution.
+/* KC 400 (was 256): K = 784 in two blocks of 392 rather than four of 196, 1024 in three of 342 (each kernel
+   call loads and stores its C tile once per twice the steps; C is swept half as often); the A panel, 6 x 400
+   floats (9.4 KiB), stays in L1, the B block (400 x 1024, 1.6 MiB) streams from L3.  dev-zen3, paired builds
+   with the slot bias divided out (bench/gemm_ab_pair.py): 1 thread 128x784x1024 +1.7-4.2%, 1024x784x1024
+   +4.0-5.4%, 2048^3 +4.8%, 128x1024x1024 +3.2%, 1024^3 +0.5-4.8%; 2 threads +0.6-8%; KC 512 the same within
+   the method's resolution.
    A row-major A read in place up to N = 128 (was 64): dev-zen3, 1 thread, interleaved in one process, against
    packing it: 256x54x100 +7-10%, 10x784x100 +2-6%, 128x784x100 +3-5%, 128x100x128 +4-5%; N = 160-256 gained
    2-3% in the host's fast state but lost 4-15% in its slow one (bench/RESULTS.md), so not there. */

@@ -45,7 +45,7 @@ typedef void (*fnn_packb_t)(float *FNN_RESTRICT dst, const float *FNN_RESTRICT b
 /* One ISA's tile shape, blocking and kernels. */
 typedef struct {
     int mr, nr;          /* register tile */
-    ptrdiff_t kc, nc;    /* depth block (A panel MR x KC stays in L1) and width block (KC x NC of B in L2) */
+    ptrdiff_t kc, nc;    /* depth block (A panel MR x KC stays in L1) and width block (KC x NC of B, L2 or L3) */
     fnn_ukr_t ukr_col, ukr_row;
     fnn_ukr_t ukr_col_half, ukr_row_half; /* NR/2-wide kernels for a narrow last panel (nr <= NR/2), or NULL */
     fnn_packa_t pack_a;  /* packing of A panels */
