@@ -236,16 +236,17 @@ static FNN_TARGET_AVX2 void pack_a(float *FNN_RESTRICT dst, const float *FNN_RES
         for (int i = 0; i < MR; i++) dst[p * MR + i] = i < mr ? a[i * lda + p] : 0.0f;
 }
 
-/* KC 400 (was 256): K = 784 in two blocks of 392 rather than four of 196, 1024 in three of 342 (each kernel
-   call loads and stores its C tile once per twice the steps; C is swept half as often); the A panel, 6 x 400
-   floats (9.4 KiB), stays in L1, the B block (400 x 1024, 1.6 MiB) streams from L3.  dev-zen3, paired builds
-   with the slot bias divided out (bench/gemm_ab_pair.py): 1 thread 128x784x1024 +1.7-4.2%, 1024x784x1024
-   +4.0-5.4%, 2048^3 +4.8%, 128x1024x1024 +3.2%, 1024^3 +0.5-4.8%; 2 threads +0.6-8%; KC 512 the same within
-   the method's resolution.
+/* KC 512 (was 256): K = 784 in two blocks of 392 rather than four of 196, 1024 in two of 512 (each kernel call
+   loads and stores its C tile once per two to four times the steps; C is swept half as often or less); the A
+   panel, 6 x 512 floats (12 KiB), stays in L1, the B block (512 x 1024, 2 MiB) streams from L3.  dev-zen3,
+   paired builds with the slot bias divided out (bench/gemm_ab_pair.py), KC 400 against 256 on 1 thread:
+   128x784x1024 +1.7-4.2%, 1024x784x1024 +4.0-5.4%, 2048^3 +4.8%, 128x1024x1024 +3.2%, 1024^3 +0.5-4.8%
+   (2 threads +0.6-8%); then 512 against 400: 512^3, 1024^3, 2048^3 and 128x1024x1024 B^T +2.4-3.1% on 1
+   thread, -1.7 to +3.8% on 2 (K = 784 the same code: 1.001).
    A row-major A read in place up to N = 128 (was 64): dev-zen3, 1 thread, interleaved in one process, against
    packing it: 256x54x100 +7-10%, 10x784x100 +2-6%, 128x784x100 +3-5%, 128x100x128 +4-5%; N = 160-256 gained
    2-3% in the host's fast state but lost 4-15% in its slow one (bench/RESULTS.md), so not there. */
-static const fnn_gemm_arch_t arch_avx2 = {MR, NR, 400, 1024, ukr_col, ukr_row, ukr_col8, ukr_row8, pack_a, pack_b,
+static const fnn_gemm_arch_t arch_avx2 = {MR, NR, 512, 1024, ukr_col, ukr_row, ukr_col8, ukr_row8, pack_a, pack_b,
                                            ukr_col_t, ukr_row_t, ukr_col8_t, ukr_row8_t,
                                            ukr_col5, ukr_row5, ukr_col5_t, ukr_row5_t, 128};
 

@@ -9,7 +9,7 @@ from fastnn._ext import _core
 from conftest import available_isas
 
 MR_MAX, NR_MAX = 12, 32  # largest register tile (AVX-512)
-KCS = (256, 400)  # depth blocks: AVX-512 and portable, AVX2 (K is split into equal blocks no larger)
+KCS = (256, 512)  # depth blocks: AVX-512 and portable, AVX2 (K is split into equal blocks no larger)
 
 
 def _operands(rng, m, k, n, ta, tb, scale=1.0):
