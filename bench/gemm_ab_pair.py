@@ -16,7 +16,7 @@ import re
 import subprocess
 import sys
 
-LINE = re.compile(r"^\s*(\d+x\s*\d+x\s*\d+[^:]*?)\s+(\d+)t: .*median ([0-9.]+) \[([0-9.]+), ([0-9.]+)\](.*)$")
+LINE = re.compile(r"^\s*(\d+x\s*\d+x\s*\d+[^:]*?)\s+(\d+)t: .*median ([0-9.]+) \[[^]]*\](.*)$")
 
 
 def run(binary, args):
@@ -26,7 +26,7 @@ def run(binary, args):
         m = LINE.match(line)
         if m:
             key = " ".join(m.group(1).split()) + f" {m.group(2)}t"
-            res[key] = (float(m.group(3)), "DIFFERENT" in m.group(6))
+            res[key] = (float(m.group(3)), "DIFFERENT" in m.group(4))
     return res
 
 

@@ -45,9 +45,10 @@
 #define GEMM_AT_DIRECT_MAX_N 64
 /* A column-form A that is packed, and at most this many row tiles per thread: all its panels packed first and
    the column panels looped outermost (compute_block).  dev-zen3, in one process (medians of 41 paired
-   rounds): 784x128x100 A^T (C^T: 17 tiles of B gathered from its rows) +5-6% on 1 thread, +4.5% on 2; tried
-   with a row-major A too, and with more tiles in chunks (the next C tile prefetched: a column of C tiles has
-   a large stride): -3% to +3%, not kept. */
+   rounds): 784x128x100 A^T (C^T: 17 tiles of B gathered from its rows) +5-6% on 1 thread, +4.5% on 2 (with
+   the slot bias of that method divided out, bench/gemm_ab_pair.py: +7.2% and +9.9%); tried with a row-major
+   A too, and with more tiles in chunks (the next C tile prefetched: a column of C tiles has a large stride):
+   -3% to +3%, not kept. */
 #define GEMM_AT_PACK_TILES 24
 
 /* Per-thread scratch for the packed B block, grown on demand and kept (no malloc per call once warm). */
