@@ -71,7 +71,7 @@ def test_tall_skinny_short_fat(rng, m, k, n):
 @pytest.mark.parametrize("k", sorted({d * kc + e for kc in KCS for d in (1, 2) for e in (-1, 0, 1)}))
 def test_depth_block_edges(rng, k):
     """K at each ISA's depth block and twice it, and one either side (one block more or less, equal split)."""
-    for n in (70, 150):   # A read in place, A packed
+    for n in (70, 150):   # a row-major A read in place (N <= 128 on AVX2), then packed
         for ta in (0, 1):
             for tb in (0, 1):
                 _run(rng, 37, k, n, ta, tb, alpha=0.5, beta=0.5, with_c=True)
